@@ -1,0 +1,127 @@
+#include "thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace rlcore {
+namespace {
+
+int DefaultThreads() {
+  if (const char* env = std::getenv("RLCORE_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n >= 1 && n <= 1024) return n;
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(std::min(hw, 256u));
+}
+
+// Workers sleep on a condition variable and wake for each generation of work. Chunks are
+// claimed through one atomic ticket (generation << 32 | next chunk), so a worker that is late
+// from an earlier generation can never claim a chunk of the current one.
+class Pool {
+ public:
+  void Run(size_t count, size_t grain, const std::function<void(size_t, size_t)>& fn) {
+    size_t threads = static_cast<size_t>(target_threads_.load());
+    size_t chunks = std::min(threads, grain == 0 ? count : (count + grain - 1) / grain);
+    std::unique_lock<std::mutex> busy(run_mutex_, std::try_to_lock);
+    if (chunks <= 1 || !busy.owns_lock()) {
+      if (count > 0) fn(0, count);
+      return;
+    }
+    EnsureWorkers(chunks - 1);
+    Work work{&fn, count, chunks, 0};
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      work.generation = ++generation_;
+      work_ = work;
+      pending_ = chunks;
+      ticket_.store(static_cast<uint64_t>(work.generation) << 32);
+    }
+    wake_.notify_all();
+    Drain(work);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+  }
+
+  std::atomic<int> target_threads_{DefaultThreads()};
+
+ private:
+  struct Work {
+    const std::function<void(size_t, size_t)>* fn;
+    size_t count, chunks;
+    uint32_t generation;
+  };
+
+  bool Claim(const Work& w, size_t* chunk) {
+    uint64_t cur = ticket_.load();
+    for (;;) {
+      if (static_cast<uint32_t>(cur >> 32) != w.generation) return false;
+      uint32_t next = static_cast<uint32_t>(cur);
+      if (next >= w.chunks) return false;
+      if (ticket_.compare_exchange_weak(cur, cur + 1)) {
+        *chunk = next;
+        return true;
+      }
+    }
+  }
+  void Drain(const Work& w) {
+    for (size_t c; Claim(w, &c);) {
+      size_t begin = w.count * c / w.chunks, end = w.count * (c + 1) / w.chunks;
+      if (begin < end) (*w.fn)(begin, end);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+  void EnsureWorkers(size_t n) {
+    while (spawned_ < n) {
+      std::thread([this] { WorkerLoop(); }).detach();
+      ++spawned_;
+    }
+  }
+  void WorkerLoop() {
+    uint32_t seen = 0;
+    for (;;) {
+      Work w;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return generation_ != seen; });
+        seen = generation_;
+        w = work_;
+      }
+      Drain(w);
+    }
+  }
+
+  std::mutex run_mutex_;  // one ParallelFor at a time; others run inline
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  size_t spawned_ = 0;
+  Work work_{nullptr, 0, 0, 0};
+  size_t pending_ = 0;
+  uint32_t generation_ = 0;
+  std::atomic<uint64_t> ticket_{0};
+};
+
+// Intentionally never destroyed: detached workers may still be parked on its condition
+// variable at process exit. It stays reachable through this pointer, so it is not a leak.
+Pool* ThePool() {
+  static Pool* pool = new Pool();
+  return pool;
+}
+
+}  // namespace
+
+int NumThreads() { return ThePool()->target_threads_.load(); }
+void SetNumThreads(int n) { ThePool()->target_threads_.store(std::max(1, std::min(n, 256))); }
+
+void ParallelFor(size_t count, size_t grain, const std::function<void(size_t, size_t)>& fn) {
+  ThePool()->Run(count, grain, fn);
+}
+
+}  // namespace rlcore

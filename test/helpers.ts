@@ -1,0 +1,56 @@
+// Shared test utilities: random batches from fast-check seeds, and tolerant comparisons.
+import fc from 'fast-check';
+import { expect } from 'vitest';
+import { backends } from '../src/index.js';
+
+/** Deterministic PRNG (mulberry32) so a fast-check seed fixes a whole batch. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomF32(length: number, rand: () => number, scale = 1): Float32Array {
+  const a = new Float32Array(length);
+  for (let i = 0; i < length; i++) a[i] = (rand() * 2 - 1) * scale;
+  return a;
+}
+
+/** Flags set with probability p (p = 0: none, p = 1: all). */
+export function randomFlags(length: number, rand: () => number, p: number): Uint8Array {
+  const a = new Uint8Array(length);
+  for (let i = 0; i < length; i++) a[i] = rand() < p ? 1 : 0;
+  return a;
+}
+
+/** Asserts |a - b| <= atol + rtol * |b| element-wise, reporting the first mismatch. */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-5, atol = 1e-5): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i], b = expected[i];
+    if (Number.isNaN(b) && Number.isNaN(a)) continue;
+    if (!(Math.abs(a - b) <= atol + rtol * Math.abs(b))) {
+      expect.fail(`element ${i}: received ${a}, expected ${b} (rtol ${rtol}, atol ${atol})`);
+    }
+  }
+}
+
+/** Shape arbitrary that includes the edge cases T = 1 and N = 1. */
+export const shapeArb = fc.tuple(
+  fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 300 })),
+  fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 70 })),
+);
+
+/** Probability of an episode end: none, all, or something in between. */
+export const flagProbArb = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 0.5, noNaN: true }));
+
+/** Whether the CUDA backend can run here (parity tests are skipped, and reported, elsewhere). */
+export function cudaPresent(): boolean {
+  const b = backends();
+  return b.cuda.built && b.cuda.devices.length > 0;
+}
