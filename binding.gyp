@@ -3,7 +3,7 @@
     {
       "target_name": "rlcore",
       "sources": [
-        "<!@(node -e \"const fs=require('fs');for(const d of ['native/core','native/kernels'])for(const f of fs.readdirSync(d).sort())if(f.endsWith('.cc'))console.log(d+'/'+f)\")"
+        "<!@(node native/sources.cjs)"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
