@@ -9,7 +9,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "<!(node -p \"process.env.RLCORE_PORTABLE ? '-mtune=generic' : '-march=native'\")", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions"],
       "conditions": [
         ["OS=='mac'", {
           "xcode_settings": {

@@ -27,4 +27,19 @@ std::vector<DeviceInfo> Devices(std::string* error);
 // Kernel entry points (defined only in CUDA builds). They throw std::runtime_error on CUDA errors.
 void Gae(const GaeProblem& p);
 
+/// One device-resident timing: no host<->device copies inside the timed region.
+struct BenchResult {
+  double ms = 0;        // mean milliseconds per launch (cudaEvent timing)
+  double bytes = 0;     // bytes read + written per launch, by the same model as bench/*.bench.ts
+  double elements = 0;  // elements per launch (T * N)
+  std::string path;     // which device-level scan ran, e.g. "walk" or "tiled W=1 Q=434 levels=2"
+};
+
+/// Kernels that Bench() can time (in CUDA builds: every cuda/*.cu that registers one).
+std::vector<std::string> BenchKernels();
+/// Allocates device buffers of shape [T, N] for `kernel`, fills them (seeded Philox), warms up,
+/// and times `iters` launches with cudaEvent. Throws std::invalid_argument for an unknown kernel
+/// and std::runtime_error on CUDA errors (out of memory included).
+BenchResult Bench(const std::string& kernel, size_t T, size_t N, int iters);
+
 }  // namespace rlcore::cuda

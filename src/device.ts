@@ -60,12 +60,17 @@ function cudaReady(): { ok: boolean; why: string } {
 
 const DEVICES: readonly string[] = ['auto', 'cpu', 'cuda'];
 
+let envDefault: string | undefined;
+
 /**
  * Resolves a requested device to the one a kernel will use. `undefined` means the RLCORE_DEVICE
- * environment variable, or `auto`. An explicit `cuda` without a usable device throws ERR_DEVICE.
+ * environment variable (read once per process), or `auto`. An explicit `cuda` without a usable
+ * device throws ERR_DEVICE.
  */
 export function resolveDevice(requested?: Device): 'cpu' | 'cuda' {
-  const source = requested ?? process.env.RLCORE_DEVICE ?? 'auto';
+  if (requested === 'cpu') return 'cpu';
+  // process.env is slow to read; the default is read once per process.
+  const source = requested ?? (envDefault ??= process.env.RLCORE_DEVICE ?? 'auto');
   if (!DEVICES.includes(source)) {
     const from = requested === undefined ? 'RLCORE_DEVICE' : 'device';
     throw new RlcoreError('ERR_DEVICE', `${from} must be 'auto', 'cpu' or 'cuda'; received ${JSON.stringify(source)}`);

@@ -34,6 +34,13 @@ export function shapeText(dims: string[], sizes: number[]): string {
   return `[${dims.join(', ')}] = [${sizes.join(', ')}]`;
 }
 
+/** A shape for messages: the text, or a function that makes it (called only when an error is thrown). */
+export type ShapeDesc = string | (() => string);
+
+function text(shape: ShapeDesc): string {
+  return typeof shape === 'function' ? shape() : shape;
+}
+
 /**
  * Checks a typed array's type and length. Returns it, or undefined when optional and absent.
  */
@@ -43,23 +50,23 @@ export function checkArray<C extends TypedArrayCtor>(
   v: unknown,
   ctor: C,
   length: number,
-  shape: string,
+  shape: ShapeDesc,
   optional = false,
 ): Instance<C> | undefined {
   if (v === undefined || v === null) {
     if (optional) return undefined;
-    throw new RlcoreError('ERR_ARG', `${kernel}: ${name} is required (a ${ctor.name} of shape ${shape})`);
+    throw new RlcoreError('ERR_ARG', `${kernel}: ${name} is required (a ${ctor.name} of shape ${text(shape)})`);
   }
   if (!(v instanceof ctor)) {
     throw new RlcoreError(
       'ERR_DTYPE',
-      `${kernel}: ${name} must be a ${ctor.name} of shape ${shape}; received ${describe(v)}`,
+      `${kernel}: ${name} must be a ${ctor.name} of shape ${text(shape)}; received ${describe(v)}`,
     );
   }
   if (v.length !== length) {
     throw new RlcoreError(
       'ERR_SHAPE',
-      `${kernel}: ${name} must have ${length} elements (${shape}); received ${v.length}`,
+      `${kernel}: ${name} must have ${length} elements (${text(shape)}); received ${v.length}`,
     );
   }
   return v as Instance<C>;
@@ -72,7 +79,7 @@ export function requireArray<C extends TypedArrayCtor>(
   v: unknown,
   ctor: C,
   length: number,
-  shape: string,
+  shape: ShapeDesc,
 ): Instance<C> {
   return checkArray(kernel, name, v, ctor, length, shape, false)!;
 }
@@ -84,7 +91,7 @@ export function outArray<C extends TypedArrayCtor>(
   v: unknown,
   ctor: C,
   length: number,
-  shape: string,
+  shape: ShapeDesc,
 ): Instance<C> {
   return (checkArray(kernel, name, v, ctor, length, shape, true) ?? new ctor(length)) as Instance<C>;
 }

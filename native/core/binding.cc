@@ -60,33 +60,39 @@ const char* TypeName(const Napi::Value& v) {
   return "object";
 }
 
+// One napi_get_typedarray_info call per argument: node-addon-api's accessors would make four.
 template <class T>
 ArrayArg<T> TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, const char* type_name,
                      const char* kernel, const char* name, bool optional, size_t expected_length,
-                     const std::string& shape) {
+                     const Shape* shape, const std::string* shape_text) {
   Napi::Env env = info.Env();
-  Napi::Value v = i < info.Length() ? info[i] : env.Undefined();
-  if (optional && (v.IsUndefined() || v.IsNull())) return {};
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+  napi_value v = i < info.Length() ? static_cast<napi_value>(info[i]) : static_cast<napi_value>(env.Undefined());
+  bool is_typed = false;
+  napi_is_typedarray(env, v, &is_typed);
+  napi_typedarray_type actual = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (is_typed) napi_get_typedarray_info(env, v, &actual, &length, &data, nullptr, nullptr);
+  if (!is_typed || actual != type) {
+    Napi::Value value(env, v);
+    if (optional && (value.IsUndefined() || value.IsNull())) return {};
     ThrowError(env, "ERR_DTYPE",
-               std::string(kernel) + ": " + name + " must be a " + type_name + "; received " + TypeName(v));
+               std::string(kernel) + ": " + name + " must be a " + type_name + "; received " + TypeName(value));
   }
-  Napi::TypedArray arr = v.As<Napi::TypedArray>();
   ArrayArg<T> out;
-  out.length = arr.ElementLength();
-  if (expected_length != SIZE_MAX && out.length != expected_length) {
+  out.length = length;
+  if (expected_length != SIZE_MAX && length != expected_length) {
     std::ostringstream msg;
-    msg << kernel << ": " << name << " must have " << expected_length << " elements (" << shape << "); received "
-        << out.length;
+    msg << kernel << ": " << name << " must have " << expected_length << " elements ("
+        << (shape ? shape->Text() : *shape_text) << "); received " << length;
     ThrowError(env, "ERR_SHAPE", msg.str());
   }
-  uint8_t* base = static_cast<uint8_t*>(arr.ArrayBuffer().Data());
-  if (base == nullptr && out.length > 0) {
+  if (data == nullptr && length > 0) {
     ThrowError(env, "ERR_ARG", std::string(kernel) + ": " + name + " is backed by a detached ArrayBuffer");
   }
-  // A zero-length array may have no backing store; point at a static byte so `data` is non-null.
+  // A zero-length array may have no backing store; point at a static element so `data` is non-null.
   static T empty_sentinel{};
-  out.data = base ? reinterpret_cast<T*>(base + arr.ByteOffset()) : &empty_sentinel;
+  out.data = data ? static_cast<T*>(data) : &empty_sentinel;
   return out;
 }
 
@@ -94,23 +100,20 @@ ArrayArg<T> TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_t
 
 void ThrowError(Napi::Env env, const char* code, const std::string& message) { throw MakeError(env, code, message); }
 
-ArrayArg<float> F32Arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
-                       bool optional, size_t expected_length, const std::string& shape) {
-  return TypedArg<float>(info, i, napi_float32_array, "Float32Array", kernel, name, optional, expected_length, shape);
-}
-ArrayArg<double> F64Arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
-                        bool optional, size_t expected_length, const std::string& shape) {
-  return TypedArg<double>(info, i, napi_float64_array, "Float64Array", kernel, name, optional, expected_length,
-                          shape);
-}
-ArrayArg<uint8_t> U8Arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
-                        bool optional, size_t expected_length, const std::string& shape) {
-  return TypedArg<uint8_t>(info, i, napi_uint8_array, "Uint8Array", kernel, name, optional, expected_length, shape);
-}
-ArrayArg<int32_t> I32Arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
-                         bool optional, size_t expected_length, const std::string& shape) {
-  return TypedArg<int32_t>(info, i, napi_int32_array, "Int32Array", kernel, name, optional, expected_length, shape);
-}
+#define RLCORE_TYPED_ARG(Fn, T, napi_type, type_name)                                                      \
+  ArrayArg<T> Fn(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name, bool optional, \
+                 size_t expected_length, const Shape& shape) {                                                  \
+    return TypedArg<T>(info, i, napi_type, type_name, kernel, name, optional, expected_length, &shape, nullptr); \
+  }                                                                                                            \
+  ArrayArg<T> Fn(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name, bool optional, \
+                 size_t expected_length, const std::string& shape) {                                            \
+    return TypedArg<T>(info, i, napi_type, type_name, kernel, name, optional, expected_length, nullptr, &shape); \
+  }
+RLCORE_TYPED_ARG(F32Arg, float, napi_float32_array, "Float32Array")
+RLCORE_TYPED_ARG(F64Arg, double, napi_float64_array, "Float64Array")
+RLCORE_TYPED_ARG(U8Arg, uint8_t, napi_uint8_array, "Uint8Array")
+RLCORE_TYPED_ARG(I32Arg, int32_t, napi_int32_array, "Int32Array")
+#undef RLCORE_TYPED_ARG
 
 size_t SizeArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
   Napi::Env env = info.Env();
@@ -154,7 +157,7 @@ StepParam StepParamArg(const Napi::CallbackInfo& info, size_t i, const char* ker
     p.scalar = static_cast<float>(NumberArg(info, i, kernel, name, lo, hi));
     return p;
   }
-  ArrayArg<float> arr = F32Arg(info, i, kernel, name, false, SIZE_MAX, "");
+  ArrayArg<float> arr = F32Arg(info, i, kernel, name, false, SIZE_MAX, Shape{});
   if (arr.length == T) {
     p.stride_t = 1;
   } else if (arr.length == T * N) {
@@ -179,16 +182,19 @@ StepParam StepParamArg(const Napi::CallbackInfo& info, size_t i, const char* ker
   return p;
 }
 
-std::string ShapeText(const char* dims, std::initializer_list<size_t> sizes) {
-  std::ostringstream s;
-  s << dims << " = [";
-  bool first = true;
+Shape ShapeText(const char* dims, std::initializer_list<size_t> sizes) {
+  Shape shape;
+  shape.dims = dims;
   for (size_t v : sizes) {
-    s << (first ? "" : ", ") << v;
-    first = false;
+    if (shape.rank < 4) shape.sizes[shape.rank++] = v;
   }
-  s << "]";
-  return s.str();
+  return shape;
+}
+
+std::string Shape::Text() const {
+  std::string s = std::string(dims) + " = [";
+  for (size_t k = 0; k < rank; ++k) s += (k ? ", " : "") + std::to_string(sizes[k]);
+  return s + "]";
 }
 
 void CheckNoOverlap(Napi::Env env, const char* kernel, const char* a_name, const void* a, size_t a_bytes,

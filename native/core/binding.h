@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <string>
 #include <vector>
@@ -24,9 +25,27 @@ struct ArrayArg {
   explicit operator bool() const { return data != nullptr; }
 };
 
+/// A shape for error messages, e.g. "[T, N] = [128, 64]"; formatted only when an error is thrown.
+struct Shape {
+  const char* dims = "";
+  size_t sizes[4] = {0, 0, 0, 0};
+  size_t rank = 0;
+  std::string Text() const;
+  operator std::string() const { return Text(); }  // NOLINT: implicit on purpose
+};
+
 /// Reads argument `i` as a typed array of the given element type; throws ERR_DTYPE otherwise.
 /// `optional` accepts undefined/null (returns an empty ArrayArg). `expected_length` (if not
-/// SIZE_MAX) is checked and reported with `shape` (e.g. "[T, N] = [128, 64]") as ERR_SHAPE.
+/// SIZE_MAX) is checked and reported with `shape` as ERR_SHAPE.
+ArrayArg<float> F32Arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
+                       bool optional, size_t expected_length, const Shape& shape);
+ArrayArg<double> F64Arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
+                        bool optional, size_t expected_length, const Shape& shape);
+ArrayArg<uint8_t> U8Arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
+                        bool optional, size_t expected_length, const Shape& shape);
+ArrayArg<int32_t> I32Arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
+                         bool optional, size_t expected_length, const Shape& shape);
+/// Same, with a preformatted shape text.
 ArrayArg<float> F32Arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
                        bool optional, size_t expected_length, const std::string& shape);
 ArrayArg<double> F64Arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
@@ -48,8 +67,8 @@ bool BoolArg(const Napi::CallbackInfo& info, size_t i);
 StepParam StepParamArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name, size_t T,
                        size_t N, double lo, double hi);
 
-/// "[T, N] = [3, 4]" style shape text for messages.
-std::string ShapeText(const char* dims, std::initializer_list<size_t> sizes);
+/// The shape `dims = [sizes...]` (up to 4 sizes), e.g. ShapeText("[T, N]", {T, N}); cheap until formatted.
+Shape ShapeText(const char* dims, std::initializer_list<size_t> sizes);
 
 /// Throws ERR_ARG if two arrays share memory (an output must not alias an input).
 void CheckNoOverlap(Napi::Env env, const char* kernel, const char* a_name, const void* a, size_t a_bytes,
@@ -58,9 +77,30 @@ void CheckNoOverlap(Napi::Env env, const char* kernel, const char* a_name, const
 /// Runs `work` now (returns undefined) or, when `async` is true, on a libuv worker and returns a
 /// promise. Values in `keep_alive` (the typed arrays the work reads and writes) are referenced
 /// until the work finishes. `work` must not touch N-API; it may throw std::exception, which
-/// becomes an ERR_NATIVE rejection.
+/// becomes an ERR_NATIVE error (or rejection).
 Napi::Value RunKernel(const Napi::CallbackInfo& info, bool async, std::function<void()> work,
                       std::vector<Napi::Value> keep_alive);
+
+/// Arguments info[first, last) to keep alive while an async kernel runs.
+struct KeepArgs {
+  size_t first, last;
+};
+
+/// Same as above without allocating on the synchronous path (the hot one in training loops).
+template <class Work>
+Napi::Value RunKernel(const Napi::CallbackInfo& info, bool async, Work&& work, KeepArgs keep) {
+  if (!async) {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      ThrowError(info.Env(), "ERR_NATIVE", e.what());
+    }
+    return info.Env().Undefined();
+  }
+  std::vector<Napi::Value> keep_alive;
+  for (size_t k = keep.first; k < keep.last && k < info.Length(); ++k) keep_alive.push_back(info[k]);
+  return RunKernel(info, true, std::function<void()>(std::forward<Work>(work)), std::move(keep_alive));
+}
 
 /// Throws ERR_DEVICE when `use_cuda` is set but this addon has no CUDA backend.
 void CheckDevice(Napi::Env env, const char* kernel, bool use_cuda);

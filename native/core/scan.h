@@ -5,76 +5,113 @@
 // over time-major [T, N] data (N independent columns). GAE, TD(λ), reward-to-go and V-trace
 // differ only in how they form a[t] and c[t] and in what they write from y. The map
 // y -> a + c*y is affine and composes associatively, which lets one long column be split
-// across threads here (and across CUDA blocks in cuda/scan.cuh).
+// across threads here (and across CUDA blocks in cuda/scan.cuh). Accumulation is in float64.
 //
-// A kernel plugs in as an object with:
-//   double Boundary(size_t n) const;  // y[T] of column n
-//   void Coefs(size_t t0, size_t t1, size_t n0, size_t n1, double* a, double* c) const;
-//   void Write(size_t t0, size_t t1, size_t n0, size_t n1, const double* y) const;
-// Coefs and Write fill / read a tile of steps [t0, t1) x columns [n0, n1), stored row-major
-// as tile[(t - t0) * (n1 - n0) + (n - n0)]. They must not throw. Accumulation is in float64.
+// A kernel plugs in as an object with
+//
+//   double Boundary(size_t n) const;   // y[T] of column n
+//   template <bool kWrite>
+//   void Rows(size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, double* s1) const;
+//
+// Rows walks t = t_hi-1 down to t_lo over columns [n0, n1), forms a and c for each element
+// (index j = n - n0) and hands them to ScanApply<kWrite>(a, c, s0, s1, j), which either
+// advances the scan (kWrite: s0[j] holds y[t+1] and receives y[t], which the kernel then
+// writes out) or composes the affine map of the range (!kWrite: s0 = A, s1 = C, no writes).
+// Keep the inner loop over j branch-free (see select.h) so it vectorises. Rows must not throw.
+//
+// Optionally, for batches of very few columns (one long sequence), a kernel may also provide
+//   template <bool kWrite> void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const;
+// doing the same for the single column n (s0/s1 point at that column's state); per-row setup
+// in Rows would otherwise dominate when the rows are one element wide.
 #pragma once
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 #include <vector>
 
 #include "thread_pool.h"
 
 namespace rlcore {
 
-constexpr size_t kTileElements = 2048;  // a, c, y tiles live on the stack (48 KiB)
-constexpr size_t kTileColumns = 256;
-
-namespace detail {
-
-// Steps [t0, t1) of columns [n0, n1): with y_end == nullptr computes the chunk's affine map
-// y[t0] = A + C * y[t1] into A, C; otherwise scans from y[t1] = y_end and writes.
-template <class K>
-void ScanRange(const K& k, size_t t0, size_t t1, size_t n0, size_t n1, const double* y_end, double* A, double* C) {
-  alignas(64) double a[kTileElements], c[kTileElements], y[kTileElements];
-  for (size_t b0 = n0; b0 < n1; b0 += kTileColumns) {
-    const size_t b1 = std::min(n1, b0 + kTileColumns), w = b1 - b0;
-    const size_t rows = std::max<size_t>(1, kTileElements / w);
-    double* Ab = A ? A + (b0 - n0) : nullptr;
-    double* Cb = C ? C + (b0 - n0) : nullptr;
-    // carry: y of the step after the current tile (or the chunk's A/C accumulators).
-    double carry[kTileColumns];
-    for (size_t j = 0; j < w; ++j) {
-      if (y_end) carry[j] = y_end[b0 - n0 + j];
-      else Ab[j] = 0.0, Cb[j] = 1.0;
-    }
-    for (size_t hi = t1; hi > t0;) {
-      const size_t lo = hi - std::min(rows, hi - t0);
-      k.Coefs(lo, hi, b0, b1, a, c);
-      if (y_end) {
-        for (size_t r = hi - lo; r-- > 0;) {
-          const double* ar = a + r * w;
-          const double* cr = c + r * w;
-          double* yr = y + r * w;
-          for (size_t j = 0; j < w; ++j) yr[j] = carry[j] = ar[j] + cr[j] * carry[j];
-        }
-        k.Write(lo, hi, b0, b1, y);
-      } else {
-        for (size_t r = hi - lo; r-- > 0;) {
-          for (size_t j = 0; j < w; ++j) {
-            Ab[j] = a[r * w + j] + c[r * w + j] * Ab[j];
-            Cb[j] = c[r * w + j] * Cb[j];
-          }
-        }
-      }
-      hi = lo;
-    }
+/// One step of the scan for element j: see the comment at the top of this file.
+template <bool kWrite>
+inline double ScanApply(double a, double c, double* __restrict s0, double* __restrict s1, size_t j) {
+  if constexpr (kWrite) {
+    const double y = a + c * s0[j];
+    s0[j] = y;
+    return y;
+  } else {
+    s0[j] = a + c * s0[j];
+    s1[j] = c * s1[j];
+    return 0.0;
   }
 }
 
-}  // namespace detail
+constexpr size_t kScanColumns = 512;  // columns handled together (stack state)
+constexpr size_t kTileColumns = kScanColumns;  // older name
+
+// Kernels written against the earlier Coefs/Write tile interface fail here with a clear message.
+template <class K, class = void>
+struct HasRows : std::false_type {};
+template <class K>
+struct HasRows<K, std::void_t<decltype(&K::template Rows<true>)>> : std::true_type {};
+template <class K, class = void>
+struct HasColumn : std::false_type {};
+template <class K>
+struct HasColumn<K, std::void_t<decltype(&K::template Column<true>)>> : std::true_type {};
+constexpr size_t kNarrowColumns = 8;  // below this many columns, prefer Column when available
+
+// Runs the kernel over steps [t_lo, t_hi) of columns [n0, n1) with state arrays s0, s1.
+template <bool kWrite, class K>
+void RunRows(const K& k, size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, double* s1) {
+  if constexpr (HasColumn<K>::value) {
+    if (n1 - n0 < kNarrowColumns) {
+      for (size_t n = n0; n < n1; ++n) k.template Column<kWrite>(n, t_lo, t_hi, s0 + (n - n0), s1 ? s1 + (n - n0) : nullptr);
+      return;
+    }
+  }
+  k.template Rows<kWrite>(t_lo, t_hi, n0, n1, s0, s1);
+}
+
+#define RLCORE_REQUIRE_ROWS(K)                                                                       \
+  static_assert(HasRows<K>::value,                                                                  \
+                "scan.h changed (lead, 12:40): the kernel must implement template <bool kWrite> "   \
+                "void Rows(t_lo, t_hi, n0, n1, double* s0, double* s1) const using ScanApply "      \
+                "(see the comment at the top of native/core/scan.h and native/kernels/gae.cc); "    \
+                "Coefs/Write tiles are gone")
+
+/// Scans columns [n0, n1) over steps [t_lo, t_hi) from y[t_hi] = y_end[n - n0]; if y_start
+/// is given, it receives y[t_lo].
+template <class K>
+void ScanRange(const K& k, size_t t_lo, size_t t_hi, size_t n0, size_t n1, const double* y_end,
+               double* y_start = nullptr) {
+  RLCORE_REQUIRE_ROWS(K);
+  alignas(64) double carry[kScanColumns];
+  for (size_t b0 = n0; b0 < n1; b0 += kScanColumns) {
+    const size_t b1 = std::min(n1, b0 + kScanColumns);
+    std::copy(y_end + (b0 - n0), y_end + (b1 - n0), carry);
+    RunRows<true>(k, t_lo, t_hi, b0, b1, carry, nullptr);
+    if (y_start) std::copy(carry, carry + (b1 - b0), y_start + (b0 - n0));
+  }
+}
+
+/// Affine map of steps [t_lo, t_hi) for columns [n0, n1): y[t_lo] = A + C * y[t_hi].
+template <class K>
+void ChunkMap(const K& k, size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* A, double* C) {
+  for (size_t b0 = n0; b0 < n1; b0 += kScanColumns) {
+    const size_t b1 = std::min(n1, b0 + kScanColumns);
+    std::fill(A + (b0 - n0), A + (b1 - n0), 0.0);
+    std::fill(C + (b0 - n0), C + (b1 - n0), 1.0);
+    RunRows<false>(k, t_lo, t_hi, b0, b1, A + (b0 - n0), C + (b0 - n0));
+  }
+}
 
 /// Scans columns [n0, n1) over all T steps on the calling thread.
 template <class K>
 void ReverseScanSerial(const K& k, size_t T, size_t n0, size_t n1) {
   std::vector<double> boundary(n1 - n0);
   for (size_t n = n0; n < n1; ++n) boundary[n - n0] = k.Boundary(n);
-  detail::ScanRange(k, 0, T, n0, n1, boundary.data(), nullptr, nullptr);
+  ScanRange(k, 0, T, n0, n1, boundary.data());
 }
 
 /// Scans all N columns over T steps using the thread pool: split over columns when there are
@@ -82,30 +119,44 @@ void ReverseScanSerial(const K& k, size_t T, size_t n0, size_t n1) {
 template <class K>
 void ReverseScan(const K& k, size_t T, size_t N) {
   const size_t threads = static_cast<size_t>(NumThreads());
-  if (threads <= 1 || T * N < (1u << 15)) {
+  if (threads <= 1 || T * N < (1u << 16)) {
     ReverseScanSerial(k, T, 0, N);
     return;
   }
-  if (N >= 64 * threads) {
-    ParallelFor(N, 64, [&](size_t n0, size_t n1) { ReverseScanSerial(k, T, n0, n1); });
+  if (N >= 32 * threads) {
+    ParallelFor(N, 32, [&](size_t n0, size_t n1) { ReverseScanSerial(k, T, n0, n1); });
     return;
   }
-  // Few long columns: chunk q covers steps [q*T/Q, (q+1)*T/Q).
-  const size_t Q = std::min(T, threads * 2);
-  std::vector<double> A(Q * N), C(Q * N), ends(Q * N);
-  auto start = [&](size_t q) { return T * q / Q; };
-  ParallelFor(Q, 1, [&](size_t q0, size_t q1) {
-    for (size_t q = q0; q < q1; ++q) detail::ScanRange(k, start(q), start(q + 1), 0, N, nullptr, &A[q * N], &C[q * N]);
+  // Few long columns: split time into P front chunks and one last chunk. Phase 1: one thread
+  // scans the last chunk (its end is the boundary) while the others compute the affine maps of
+  // the front chunks (reads only, ~0.7 of a scan's cost, hence the longer last chunk). The maps
+  // then give each front chunk its end value; phase 2 scans the front chunks in parallel.
+  const size_t P = threads, F = P;
+  const double last_share = 0.7 * static_cast<double>(P) / static_cast<double>(P - 1);
+  const size_t x = static_cast<size_t>(static_cast<double>(T) / (static_cast<double>(F) + last_share));
+  if (x < 1024) {
+    ReverseScanSerial(k, T, 0, N);
+    return;
+  }
+  auto start = [&](size_t q) { return q * x; };  // front chunk q covers [q*x, (q+1)*x); the last [F*x, T)
+  std::vector<double> A(F * N), C(F * N), ends(F * N), y_end(N), last_start(N);
+  for (size_t n = 0; n < N; ++n) y_end[n] = k.Boundary(n);
+  // Task 0 scans the last chunk; tasks 1..F map front chunks 0..F-1.
+  ParallelFor(F + 1, 1, [&](size_t q0, size_t q1) {
+    for (size_t q = q0; q < q1; ++q) {
+      if (q == 0) ScanRange(k, start(F), T, 0, N, y_end.data(), last_start.data());
+      else ChunkMap(k, start(q - 1), start(q), 0, N, &A[(q - 1) * N], &C[(q - 1) * N]);
+    }
   });
   for (size_t n = 0; n < N; ++n) {
-    double y = k.Boundary(n);
-    for (size_t q = Q; q-- > 0;) {
+    double y = last_start[n];
+    for (size_t q = F; q-- > 0;) {
       ends[q * N + n] = y;
       y = A[q * N + n] + C[q * N + n] * y;
     }
   }
-  ParallelFor(Q, 1, [&](size_t q0, size_t q1) {
-    for (size_t q = q0; q < q1; ++q) detail::ScanRange(k, start(q), start(q + 1), 0, N, &ends[q * N], nullptr, nullptr);
+  ParallelFor(F, 1, [&](size_t q0, size_t q1) {
+    for (size_t q = q0; q < q1; ++q) ScanRange(k, start(q), start(q + 1), 0, N, &ends[q * N]);
   });
 }
 

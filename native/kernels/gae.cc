@@ -10,57 +10,84 @@
 
 #include "../core/binding.h"
 #include "../core/scan.h"
+#include "../core/select.h"
 #include "../../cuda/backend.h"
 
 namespace rlcore {
 namespace {
 
 // Optional inputs are replaced by rows of zeros so the tile loop has no branches.
-alignas(64) const uint8_t kNoFlags[kTileColumns] = {};
-alignas(64) const float kZeros[kTileColumns] = {};
+alignas(64) const uint8_t kNoFlags[kScanColumns] = {};
+alignas(64) const float kZeros[kScanColumns] = {};
+
+// One row segment of w columns. Restrict-qualified parameters (not locals) are what lets GCC
+// vectorise without runtime alias checks.
+template <bool kWrite>
+void GaeRow(size_t w, const float* __restrict r, const float* __restrict v, const uint8_t* __restrict term,
+            const uint8_t* __restrict trunc, const float* __restrict v_next, const float* __restrict v_final,
+            const float* __restrict g, const float* __restrict l, float* __restrict adv, float* __restrict ret,
+            double* __restrict s0, double* __restrict s1) {
+  for (size_t j = 0; j < w; ++j) {
+    const float boot = Select(trunc[j], v_final[j], v_next[j]);
+    const float g_live = Select(term[j], 0.f, g[j]);
+    const float g_lambda = Select(term[j] | trunc[j], 0.f, g[j] * l[j]);
+    const double a = static_cast<double>(r[j]) + static_cast<double>(g_live) * boot - static_cast<double>(v[j]);
+    const double y = ScanApply<kWrite>(a, g_lambda, s0, s1, j);
+    if constexpr (kWrite) {
+      adv[j] = static_cast<float>(y);
+      ret[j] = static_cast<float>(y + v[j]);
+    }
+  }
+}
 
 struct GaeScan {
   const GaeProblem& p;
   double Boundary(size_t) const { return 0.0; }
-  void Coefs(size_t t0, size_t t1, size_t n0, size_t n1, double* a, double* c) const {
+
+  template <bool kWrite>
+  void Rows(size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, double* s1) const {
     const size_t N = p.N, w = n1 - n0;
-    float gbuf[kTileColumns], lbuf[kTileColumns];
-    for (size_t t = t0; t < t1; ++t) {
+    float gbuf[kScanColumns], lbuf[kScanColumns];
+    for (size_t t = t_hi; t-- > t_lo;) {
       const size_t row = t * N + n0;
-      const float* r = p.rewards + row;
-      const float* v = p.values + row;
-      const uint8_t* term = p.terminated ? p.terminated + row : kNoFlags;
-      const uint8_t* trunc = p.truncated ? p.truncated + row : kNoFlags;
       const float* v_next = p.next_values ? p.next_values + row
                             : t + 1 < p.T ? p.values + row + N
                             : p.last_values ? p.last_values + n0 : kZeros;
       // With nextValues given, truncated steps already carry V(final observation).
       const float* v_final = (p.final_values && !p.next_values) ? p.final_values + row : v_next;
-      const float* g = p.gamma.Row(t, n0, w, gbuf);
-      const float* l = p.lambda.Row(t, n0, w, lbuf);
-      double* ar = a + (t - t0) * w;
-      double* cr = c + (t - t0) * w;
-      for (size_t j = 0; j < w; ++j) {
-        const float boot = trunc[j] ? v_final[j] : v_next[j];
-        const float live = term[j] ? 0.f : 1.f;
-        const float cont = (term[j] | trunc[j]) ? 0.f : 1.f;
-        ar[j] = static_cast<double>(r[j]) + static_cast<double>(g[j] * live) * boot - v[j];
-        cr[j] = static_cast<double>(g[j] * l[j] * cont);
-      }
+      GaeRow<kWrite>(w, p.rewards + row, p.values + row, p.terminated ? p.terminated + row : kNoFlags,
+                     p.truncated ? p.truncated + row : kNoFlags, v_next, v_final, p.gamma.Row(t, n0, w, gbuf),
+                     p.lambda.Row(t, n0, w, lbuf), p.advantages + row, p.returns + row, s0, s1);
     }
   }
-  void Write(size_t t0, size_t t1, size_t n0, size_t n1, const double* y) const {
-    const size_t w = n1 - n0;
-    for (size_t t = t0; t < t1; ++t) {
-      const size_t row = t * p.N + n0;
-      const double* yr = y + (t - t0) * w;
-      float* adv = p.advantages + row;
-      float* ret = p.returns ? p.returns + row : nullptr;
-      const float* v = p.values + row;
-      for (size_t j = 0; j < w; ++j) adv[j] = static_cast<float>(yr[j]);
-      if (ret)
-        for (size_t j = 0; j < w; ++j) ret[j] = static_cast<float>(yr[j] + v[j]);
+
+  // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence).
+  template <bool kWrite>
+  void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const {
+    const size_t N = p.N;
+    double y = *s0, C = s1 ? *s1 : 1.0;
+    const float last = p.last_values ? p.last_values[n] : 0.f;
+    for (size_t t = t_hi; t-- > t_lo;) {
+      const size_t i = t * N + n;
+      const bool term = p.terminated && p.terminated[i];
+      const bool trunc = p.truncated && p.truncated[i];
+      float v_next = p.next_values ? p.next_values[i] : t + 1 < p.T ? p.values[i + N] : last;
+      if (trunc && !p.next_values) v_next = p.final_values[i];
+      const float g = p.gamma.At(t, n);
+      const double a = static_cast<double>(p.rewards[i]) + static_cast<double>(term ? 0.f : g) * v_next -
+                       static_cast<double>(p.values[i]);
+      const double c = (term || trunc) ? 0.f : g * p.lambda.At(t, n);
+      if constexpr (kWrite) {
+        y = a + c * y;
+        p.advantages[i] = static_cast<float>(y);
+        p.returns[i] = static_cast<float>(y + p.values[i]);
+      } else {
+        y = a + c * y;
+        C *= c;
+      }
     }
+    *s0 = y;
+    if constexpr (!kWrite) *s1 = C;
   }
 };
 
@@ -73,7 +100,7 @@ Napi::Value GaeBinding(const Napi::CallbackInfo& info) {
   p.T = SizeArg(info, 0, kKernel, "T");
   p.N = SizeArg(info, 1, kKernel, "N");
   const size_t TN = p.T * p.N;
-  const std::string tn = ShapeText("[T, N]", {p.T, p.N});
+  const Shape tn = ShapeText("[T, N]", {p.T, p.N});
   p.rewards = F32Arg(info, 2, kKernel, "rewards", false, TN, tn).data;
   p.values = F32Arg(info, 3, kKernel, "values", false, TN, tn).data;
   p.terminated = U8Arg(info, 4, kKernel, "terminated", true, TN, tn).data;
@@ -87,7 +114,7 @@ Napi::Value GaeBinding(const Napi::CallbackInfo& info) {
   p.gamma = StepParamArg(info, 9, kKernel, "gamma", p.T, p.N, 0.0, 1.0);
   p.lambda = StepParamArg(info, 10, kKernel, "lambda", p.T, p.N, 0.0, 1.0);
   ArrayArg<float> adv = F32Arg(info, 11, kKernel, "out.advantages", false, TN, tn);
-  ArrayArg<float> ret = F32Arg(info, 12, kKernel, "out.returns", true, TN, tn);
+  ArrayArg<float> ret = F32Arg(info, 12, kKernel, "out.returns", false, TN, tn);
   p.advantages = adv.data;
   p.returns = ret.data;
   const bool use_cuda = BoolArg(info, 13), async = BoolArg(info, 14);
@@ -98,18 +125,16 @@ Napi::Value GaeBinding(const Napi::CallbackInfo& info) {
   const char* input_names[] = {"rewards", "values", "nextValues", "finalValues", "terminated", "truncated"};
   for (size_t k = 0; k < 6; ++k) {
     CheckNoOverlap(env, kKernel, "out.advantages", p.advantages, bytes, input_names[k], inputs[k], input_bytes[k]);
-    CheckNoOverlap(env, kKernel, "out.returns", p.returns, ret ? bytes : 0, input_names[k], inputs[k], input_bytes[k]);
+    CheckNoOverlap(env, kKernel, "out.returns", p.returns, bytes, input_names[k], inputs[k], input_bytes[k]);
   }
-  CheckNoOverlap(env, kKernel, "out.advantages", p.advantages, bytes, "out.returns", p.returns, ret ? bytes : 0);
-  std::vector<Napi::Value> keep;
-  for (size_t k = 2; k <= 12; ++k) keep.push_back(info[k]);
+  CheckNoOverlap(env, kKernel, "out.advantages", p.advantages, bytes, "out.returns", p.returns, bytes);
   return RunKernel(info, async, [p, use_cuda] {
 #ifdef RLCORE_WITH_CUDA
     if (use_cuda) return cuda::Gae(p);
 #endif
     (void)use_cuda;
     GaeCpu(p);
-  }, std::move(keep));
+  }, KeepArgs{2, 13});
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ struct GaeProblem {
   const float* final_values = nullptr;  // [T, N] V(final observation), read where truncated
   StepParam gamma, lambda;
   float* advantages = nullptr;  // [T, N] out
-  float* returns = nullptr;     // [T, N] out (advantages + values), or null
+  float* returns = nullptr;     // [T, N] out: advantages + values
 };
 
 /// CPU kernel (thread pool).

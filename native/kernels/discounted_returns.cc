@@ -1,0 +1,92 @@
+// Discounted returns, "reward-to-go" (Sutton & Barto 2018, ch. 3; the Monte-Carlo target of
+// REINFORCE, Williams 1992), with Gymnasium's split of episode ends:
+//
+//   G_t = r_t + γ_t (1 - done_t) G_{t+1} + trunc_t γ_t V(final obs_t),   G_T = lastValues (or 0)
+//
+// done_t = term_t | trunc_t cuts the sum at every episode end. A truncated step adds the
+// discounted value of its final observation when finalValues is given; without it, a truncated
+// step ends the sum with no bootstrap (as a terminated one does). Reverse affine scan with
+// a_t = r_t + trunc_t γ_t V(final obs_t), c_t = γ_t (1 - done_t).
+#include "discounted_returns.h"
+
+#include "../core/binding.h"
+#include "../core/scan.h"
+#include "../core/select.h"
+#include "../../cuda/backend.h"
+#include "bootstrap.h"
+
+namespace rlcore {
+namespace {
+
+struct DiscountedReturnsScan {
+  const DiscountedReturnsProblem& p;
+  double Boundary(size_t n) const { return p.last_values ? p.last_values[n] : 0.0; }
+
+  template <bool kWrite>
+  void Rows(size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, double* s1) const {
+    const size_t N = p.N, w = n1 - n0;
+    float gbuf[kScanColumns];
+    for (size_t t = t_hi; t-- > t_lo;) {
+      const size_t row = t * N + n0;
+      const float* __restrict r = p.rewards + row;
+      const uint8_t* __restrict term = bootstrap::Flags(p.terminated, N, t, n0);
+      const uint8_t* __restrict trunc = bootstrap::Flags(p.truncated, N, t, n0);
+      const float* __restrict fin = p.final_values ? p.final_values + row : bootstrap::kZeros;
+      const float* __restrict g = p.gamma.Row(t, n0, w, gbuf);
+      float* __restrict ret = p.returns + row;
+#pragma GCC ivdep
+      for (size_t j = 0; j < w; ++j) {
+        const float boot = Select(trunc[j], fin[j], 0.f);
+        const float g_cont = Select(term[j] | trunc[j], 0.f, g[j]);
+        const double a = static_cast<double>(r[j]) + static_cast<double>(g[j]) * boot;
+        const double y = ScanApply<kWrite>(a, g_cont, s0, s1, j);
+        if constexpr (kWrite) ret[j] = static_cast<float>(y);
+      }
+    }
+  }
+};
+
+// discountedReturns(T, N, rewards, terminated?, truncated?, lastValues?, finalValues?, gamma,
+//                   outReturns, useCuda, async)
+Napi::Value DiscountedReturnsBinding(const Napi::CallbackInfo& info) {
+  constexpr const char* kKernel = "discountedReturns";
+  Napi::Env env = info.Env();
+  DiscountedReturnsProblem p;
+  p.T = SizeArg(info, 0, kKernel, "T");
+  p.N = SizeArg(info, 1, kKernel, "N");
+  const size_t TN = p.T * p.N;
+  const std::string tn = ShapeText("[T, N]", {p.T, p.N});
+  p.rewards = F32Arg(info, 2, kKernel, "rewards", false, TN, tn).data;
+  p.terminated = U8Arg(info, 3, kKernel, "terminated", true, TN, tn).data;
+  p.truncated = U8Arg(info, 4, kKernel, "truncated", true, TN, tn).data;
+  p.last_values = F32Arg(info, 5, kKernel, "lastValues", true, p.N, ShapeText("[N]", {p.N})).data;
+  p.final_values = F32Arg(info, 6, kKernel, "finalValues", true, TN, tn).data;
+  p.gamma = StepParamArg(info, 7, kKernel, "gamma", p.T, p.N, 0.0, 1.0);
+  p.returns = F32Arg(info, 8, kKernel, "out.returns", false, TN, tn).data;
+  const bool use_cuda = BoolArg(info, 9), async = BoolArg(info, 10);
+  CheckDevice(env, kKernel, use_cuda);
+  const size_t bytes = TN * sizeof(float);
+  const void* inputs[] = {p.rewards, p.final_values, p.terminated, p.truncated, p.last_values};
+  const size_t input_bytes[] = {bytes, bytes, TN, TN, p.N * sizeof(float)};
+  const char* input_names[] = {"rewards", "finalValues", "terminated", "truncated", "lastValues"};
+  for (size_t k = 0; k < 5; ++k) {
+    CheckNoOverlap(env, kKernel, "out.returns", p.returns, bytes, input_names[k], inputs[k], input_bytes[k]);
+  }
+  std::vector<Napi::Value> keep;
+  for (size_t k = 2; k <= 8; ++k) keep.push_back(info[k]);
+  return RunKernel(info, async, [p, use_cuda] {
+#ifdef RLCORE_WITH_CUDA
+    if (use_cuda) return cuda::DiscountedReturns(p);
+#endif
+    (void)use_cuda;
+    DiscountedReturnsCpu(p);
+  }, std::move(keep));
+}
+
+}  // namespace
+
+void DiscountedReturnsCpu(const DiscountedReturnsProblem& p) { ReverseScan(DiscountedReturnsScan{p}, p.T, p.N); }
+
+RLCORE_EXPORT(discountedReturns, DiscountedReturnsBinding);
+
+}  // namespace rlcore

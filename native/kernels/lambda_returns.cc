@@ -1,0 +1,107 @@
+// TD(λ) returns (Sutton & Barto 2018, "Reinforcement Learning: An Introduction", ch. 12; rlax
+// `lambda_returns`), with Gymnasium's split of episode ends into termination and truncation:
+//
+//   v'_t = V(s_{t+1})                 (at a truncated step: V of the final observation)
+//   λ'_t = λ_t (1 - done_t),          done_t = term_t | trunc_t,   λ'_{T-1} = 0
+//   G_t  = r_t + γ_t (1 - term_t) [ (1 - λ'_t) v'_t + λ'_t G_{t+1} ]
+//
+// As a reverse affine scan: a_t = r_t + γ_t (1 - term_t)(1 - λ'_t) v'_t, c_t = γ_t λ'_t
+// ((1 - term_t) is already inside λ'_t). λ'_{T-1} = 0 bootstraps the last step fully from
+// v'_{T-1}, i.e. G_T = v'_{T-1} as in rlax; then G_t = GAE A_t + V(s_t) (up to rounding).
+#include "lambda_returns.h"
+
+#include "../core/binding.h"
+#include "../core/scan.h"
+#include "../core/select.h"
+#include "../../cuda/backend.h"
+#include "bootstrap.h"
+
+namespace rlcore {
+namespace {
+
+struct LambdaReturnsScan {
+  const LambdaReturnsProblem& p;
+  double Boundary(size_t) const { return 0.0; }
+
+  template <bool kWrite>
+  void Rows(size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, double* s1) const {
+    const size_t N = p.N, w = n1 - n0;
+    float gbuf[kScanColumns], lbuf[kScanColumns];
+    for (size_t t = t_hi; t-- > t_lo;) {
+      const size_t row = t * N + n0;
+      const float* __restrict r = p.rewards + row;
+      const uint8_t* __restrict term = bootstrap::Flags(p.terminated, N, t, n0);
+      const uint8_t* __restrict trunc = bootstrap::Flags(p.truncated, N, t, n0);
+      const bootstrap::Rows v = bootstrap::At(p.T, N, t, n0, p.values, p.next_values, p.last_values, p.final_values);
+      const float* __restrict v_next = v.next;
+      const float* __restrict v_final = v.final_obs;
+      const float* __restrict g = p.gamma.Row(t, n0, w, gbuf);
+      const float* __restrict l = p.lambda.Row(t, n0, w, lbuf);
+      const float not_last = t + 1 < p.T ? 1.f : 0.f;
+      float* __restrict ret = p.returns + row;
+#pragma GCC ivdep
+      for (size_t j = 0; j < w; ++j) {
+        const float boot = Select(trunc[j], v_final[j], v_next[j]);
+        const float g_live = Select(term[j], 0.f, g[j]);
+        const double lam = Select(term[j] | trunc[j], 0.f, l[j] * not_last);  // λ'_t
+        const double a = static_cast<double>(r[j]) + static_cast<double>(g_live) * (1.0 - lam) * boot;
+        const double y = ScanApply<kWrite>(a, static_cast<double>(g[j]) * lam, s0, s1, j);
+        if constexpr (kWrite) ret[j] = static_cast<float>(y);
+      }
+    }
+  }
+};
+
+// lambdaReturns(T, N, rewards, values, terminated?, truncated?, nextValues?, lastValues?,
+//               finalValues?, gamma, lambda, outReturns, useCuda, async)
+Napi::Value LambdaReturnsBinding(const Napi::CallbackInfo& info) {
+  constexpr const char* kKernel = "lambdaReturns";
+  Napi::Env env = info.Env();
+  LambdaReturnsProblem p;
+  p.T = SizeArg(info, 0, kKernel, "T");
+  p.N = SizeArg(info, 1, kKernel, "N");
+  const size_t TN = p.T * p.N;
+  const std::string tn = ShapeText("[T, N]", {p.T, p.N});
+  p.rewards = F32Arg(info, 2, kKernel, "rewards", false, TN, tn).data;
+  p.values = F32Arg(info, 3, kKernel, "values", false, TN, tn).data;
+  p.terminated = U8Arg(info, 4, kKernel, "terminated", true, TN, tn).data;
+  p.truncated = U8Arg(info, 5, kKernel, "truncated", true, TN, tn).data;
+  p.next_values = F32Arg(info, 6, kKernel, "nextValues", true, TN, tn).data;
+  p.last_values = F32Arg(info, 7, kKernel, "lastValues", true, p.N, ShapeText("[N]", {p.N})).data;
+  p.final_values = F32Arg(info, 8, kKernel, "finalValues", true, TN, tn).data;
+  if (p.truncated && !p.next_values && !p.final_values) {
+    ThrowError(env, "ERR_ARG",
+               "lambdaReturns: truncated steps need finalValues (V of the final observation) or nextValues");
+  }
+  p.gamma = StepParamArg(info, 9, kKernel, "gamma", p.T, p.N, 0.0, 1.0);
+  p.lambda = StepParamArg(info, 10, kKernel, "lambda", p.T, p.N, 0.0, 1.0);
+  p.returns = F32Arg(info, 11, kKernel, "out.returns", false, TN, tn).data;
+  const bool use_cuda = BoolArg(info, 12), async = BoolArg(info, 13);
+  CheckDevice(env, kKernel, use_cuda);
+  const size_t bytes = TN * sizeof(float);
+  const void* inputs[] = {p.rewards, p.values, p.next_values, p.final_values, p.terminated, p.truncated};
+  const size_t input_bytes[] = {bytes, bytes, bytes, bytes, TN, TN};
+  const char* input_names[] = {"rewards", "values", "nextValues", "finalValues", "terminated", "truncated"};
+  for (size_t k = 0; k < 6; ++k) {
+    CheckNoOverlap(env, kKernel, "out.returns", p.returns, bytes, input_names[k], inputs[k], input_bytes[k]);
+  }
+  CheckNoOverlap(env, kKernel, "out.returns", p.returns, bytes, "lastValues", p.last_values,
+                 p.N * sizeof(float));
+  std::vector<Napi::Value> keep;
+  for (size_t k = 2; k <= 11; ++k) keep.push_back(info[k]);
+  return RunKernel(info, async, [p, use_cuda] {
+#ifdef RLCORE_WITH_CUDA
+    if (use_cuda) return cuda::LambdaReturns(p);
+#endif
+    (void)use_cuda;
+    LambdaReturnsCpu(p);
+  }, std::move(keep));
+}
+
+}  // namespace
+
+void LambdaReturnsCpu(const LambdaReturnsProblem& p) { ReverseScan(LambdaReturnsScan{p}, p.T, p.N); }
+
+RLCORE_EXPORT(lambdaReturns, LambdaReturnsBinding);
+
+}  // namespace rlcore

@@ -1,0 +1,260 @@
+// GAE (Schulman et al. 2016, arXiv:1506.02438) over a batch of token sequences, as used for PPO
+// on language models: every sequence ends (no bootstrap after its last token), and a sequence-level
+// reward (a reward model's score) is usually added at the last token:
+//
+//   δ_t = r_t + [t = last] R + γ V_{t+1} - V_t,   V after the last token = 0
+//   A_t = δ_t + γ λ A_{t+1},   A after the last token = 0
+//   G_t = A_t + V_t
+//
+// With the padded layout and a mask, masked-out tokens are skipped: "t+1" is the next valid
+// token of the row (as in verl's compute_gae_advantage_return), and masked-out tokens get
+// A = G = 0. Each sequence is one column of the reverse affine scan of native/core/scan.h.
+#include "token_gae.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "../core/binding.h"
+#include "../core/scan.h"
+#include "../../cuda/backend.h"
+
+namespace rlcore {
+namespace {
+
+// Sequences at least this long are split over time across the pool (ReverseScan, N = 1); the
+// others are scanned whole, one per task, in parallel.
+constexpr size_t kLongSequence = 1 << 15;
+
+// One sequence of len tokens with every token valid: a_t = r_t + γ V_{t+1} - V_t (+ R at the
+// last token, where V_{t+1} = 0), c_t = γ λ.
+struct SequenceScan {
+  const float* r;  // or null
+  const float* v;
+  float* adv;
+  float* ret;  // or null
+  size_t len;
+  double R, g, gl;
+  double Boundary(size_t) const { return 0.0; }
+  template <bool kWrite>
+  void Rows(size_t t_lo, size_t t_hi, size_t, size_t, double* s0, double* s1) const {
+    for (size_t t = t_hi; t-- > t_lo;) {
+      const double next = t + 1 < len ? g * v[t + 1] : R;
+      const double a = (r ? static_cast<double>(r[t]) : 0.0) + next - v[t];
+      const double y = ScanApply<kWrite>(a, gl, s0, s1, 0);
+      if constexpr (kWrite) {
+        adv[t] = static_cast<float>(y);
+        if (ret) ret[t] = static_cast<float>(y + v[t]);
+      }
+    }
+  }
+};
+
+// A masked row, pass 1: U_t = R at the last valid token, else γ V of the next valid token:
+//   U_t = m_{t+1} γ V_{t+1} + (1 - m_{t+1}) U_{t+1},   U_{L-1} = R.
+// It is written into adv (a scratch use: pass 2 overwrites every element).
+struct NextValueScan {
+  const float* v;
+  const uint8_t* m;
+  float* adv;
+  size_t len;
+  double R, g;
+  double Boundary(size_t) const { return 0.0; }
+  template <bool kWrite>
+  void Rows(size_t t_lo, size_t t_hi, size_t, size_t, double* s0, double* s1) const {
+    for (size_t t = t_hi; t-- > t_lo;) {
+      const bool last = t + 1 == len;
+      const bool on = !last && m[t + 1] != 0;
+      const double a = last ? R : on ? g * v[t + 1] : 0.0;
+      const double c = (last || on) ? 0.0 : 1.0;
+      const double y = ScanApply<kWrite>(a, c, s0, s1, 0);
+      if constexpr (kWrite) adv[t] = static_cast<float>(y);
+    }
+  }
+};
+
+// A masked row, pass 2: a_t = m_t (r_t + U_t - V_t), c_t = m_t ? γ λ : 1 (masked tokens pass
+// A of the next valid token through). Rows reads U_t from adv[t] before it writes adv[t]; the
+// time chunks of ReverseScan are disjoint, so no other chunk reads what one writes.
+struct MaskedScan {
+  const float* r;  // or null
+  const float* v;
+  const uint8_t* m;
+  float* adv;
+  float* ret;  // or null
+  double gl;
+  double Boundary(size_t) const { return 0.0; }
+  template <bool kWrite>
+  void Rows(size_t t_lo, size_t t_hi, size_t, size_t, double* s0, double* s1) const {
+    for (size_t t = t_hi; t-- > t_lo;) {
+      const bool on = m[t] != 0;
+      const double rt = r ? static_cast<double>(r[t]) : 0.0;
+      const double a = on ? rt + adv[t] - v[t] : 0.0;
+      const double y = ScanApply<kWrite>(a, on ? gl : 1.0, s0, s1, 0);
+      if constexpr (kWrite) {
+        adv[t] = on ? static_cast<float>(y) : 0.f;
+        if (ret) ret[t] = on ? static_cast<float>(y + v[t]) : 0.f;
+      }
+    }
+  }
+};
+
+// Scans sequence b, whose tokens are [s, s + len): over time on the pool when `split`, else on
+// the calling thread.
+void RunSequence(const TokenGaeProblem& p, size_t b, size_t s, size_t len, bool split) {
+  if (len == 0) return;
+  const double g = p.gamma, gl = static_cast<double>(p.gamma) * p.lambda;
+  const double R = p.terminal_rewards ? p.terminal_rewards[b] : 0.0;
+  const float* r = p.rewards ? p.rewards + s : nullptr;
+  float* ret = p.returns ? p.returns + s : nullptr;
+  auto scan = [&](const auto& k) {
+    if (split) ReverseScan(k, len, 1);
+    else ReverseScanSerial(k, len, 0, 1);
+  };
+  if (p.mask) {
+    scan(NextValueScan{p.values + s, p.mask + s, p.advantages + s, len, R, g});
+    scan(MaskedScan{r, p.values + s, p.mask + s, p.advantages + s, ret, gl});
+  } else {
+    scan(SequenceScan{r, p.values + s, p.advantages + s, ret, len, R, g, gl});
+  }
+}
+
+// tokenGae(lengths?, offsets?, B?, L?, mask?, rewards?, terminalRewards?, values, gamma, lambda,
+//          outAdvantages, outReturns?, useCuda, async)
+// Packed layout: lengths or offsets (B from their length, B and L absent). Padded: B and L.
+Napi::Value TokenGaeBinding(const Napi::CallbackInfo& info) {
+  constexpr const char* kKernel = "tokenGae";
+  Napi::Env env = info.Env();
+  TokenGaeProblem p;
+  ArrayArg<int32_t> lengths = I32Arg(info, 0, kKernel, "lengths", true, SIZE_MAX, "");
+  ArrayArg<int32_t> offsets = I32Arg(info, 1, kKernel, "offsets", true, SIZE_MAX, "");
+  const bool packed = lengths || offsets;
+  auto given = [&](size_t i) { return i < info.Length() && !info[i].IsUndefined() && !info[i].IsNull(); };
+  if (lengths && offsets) ThrowError(env, "ERR_ARG", "tokenGae: give lengths or offsets, not both");
+  if (packed && (given(2) || given(3) || given(4))) {
+    ThrowError(env, "ERR_ARG", "tokenGae: the packed layout (lengths/offsets) takes no shape and no mask");
+  }
+  ArrayArg<float> values = F32Arg(info, 7, kKernel, "values", false, SIZE_MAX, "");
+  p.values = values.data;
+  std::string tshape;
+  if (packed) {
+    p.total = values.length;
+    const size_t total = p.total;
+    if (lengths) {
+      p.B = lengths.length;
+      if (p.B == 0) ThrowError(env, "ERR_SHAPE", "tokenGae: lengths must have at least 1 element ([B]); received 0");
+      int64_t sum = 0;
+      for (size_t b = 0; b < p.B; ++b) {
+        if (lengths.data[b] < 0) {
+          ThrowError(env, "ERR_RANGE", "tokenGae: lengths[" + std::to_string(b) + "] must be >= 0; received " +
+                                           std::to_string(lengths.data[b]));
+        }
+        sum += lengths.data[b];
+      }
+      if (static_cast<uint64_t>(sum) != total) {
+        ThrowError(env, "ERR_SHAPE", "tokenGae: lengths must sum to the number of tokens (values.length = " +
+                                         std::to_string(total) + "); received a sum of " + std::to_string(sum));
+      }
+      p.lengths = lengths.data;
+    } else {
+      if (offsets.length < 2) {
+        ThrowError(env, "ERR_SHAPE", "tokenGae: offsets must have B+1 >= 2 elements ([B+1]); received " +
+                                         std::to_string(offsets.length));
+      }
+      p.B = offsets.length - 1;
+      if (offsets.data[0] != 0) {
+        ThrowError(env, "ERR_RANGE", "tokenGae: offsets[0] must be 0; received " + std::to_string(offsets.data[0]));
+      }
+      for (size_t b = 0; b < p.B; ++b) {
+        if (offsets.data[b + 1] < offsets.data[b]) {
+          ThrowError(env, "ERR_RANGE", "tokenGae: offsets must be non-decreasing; received offsets[" +
+                                           std::to_string(b + 1) + "] = " + std::to_string(offsets.data[b + 1]) +
+                                           " < offsets[" + std::to_string(b) + "] = " + std::to_string(offsets.data[b]));
+        }
+      }
+      if (static_cast<size_t>(offsets.data[p.B]) != total) {
+        ThrowError(env, "ERR_SHAPE", "tokenGae: offsets[B] must equal the number of tokens (values.length = " +
+                                         std::to_string(total) + "); received " + std::to_string(offsets.data[p.B]));
+      }
+      p.offsets = offsets.data;
+    }
+    tshape = "[total] = [" + std::to_string(total) + "]";
+  } else {
+    if (!given(2) || !given(3)) {
+      ThrowError(env, "ERR_ARG", "tokenGae: give lengths or offsets (packed layout), or the shape [B, L] (padded layout)");
+    }
+    p.B = SizeArg(info, 2, kKernel, "B");
+    p.L = SizeArg(info, 3, kKernel, "L");
+    p.total = p.B * p.L;
+    tshape = ShapeText("[B, L]", {p.B, p.L});
+    if (values.length != p.total) {
+      ThrowError(env, "ERR_SHAPE", "tokenGae: values must have " + std::to_string(p.total) + " elements (" + tshape +
+                                       "); received " + std::to_string(values.length));
+    }
+    p.mask = U8Arg(info, 4, kKernel, "mask", true, p.total, tshape).data;
+  }
+  const size_t TT = p.total;
+  p.rewards = F32Arg(info, 5, kKernel, "rewards", true, TT, tshape).data;
+  p.terminal_rewards = F32Arg(info, 6, kKernel, "terminalRewards", true, p.B, ShapeText("[B]", {p.B})).data;
+  if (!p.rewards && !p.terminal_rewards) ThrowError(env, "ERR_ARG", "tokenGae: give rewards, terminalRewards or both");
+  p.gamma = static_cast<float>(NumberArg(info, 8, kKernel, "gamma", 0.0, 1.0));
+  p.lambda = static_cast<float>(NumberArg(info, 9, kKernel, "lambda", 0.0, 1.0));
+  ArrayArg<float> ret = F32Arg(info, 11, kKernel, "out.returns", true, TT, tshape);
+  p.advantages = F32Arg(info, 10, kKernel, "out.advantages", false, TT, tshape).data;
+  p.returns = ret.data;
+  const bool use_cuda = BoolArg(info, 12), async = BoolArg(info, 13);
+  CheckDevice(env, kKernel, use_cuda);
+  const size_t bytes = TT * sizeof(float);
+  const void* inputs[] = {p.rewards, p.values, p.terminal_rewards, p.mask, lengths.data, offsets.data};
+  const size_t input_bytes[] = {p.rewards ? bytes : 0, bytes, p.terminal_rewards ? p.B * 4 : 0, p.mask ? TT : 0,
+                                lengths.length * 4, offsets.length * 4};
+  const char* input_names[] = {"rewards", "values", "terminalRewards", "mask", "lengths", "offsets"};
+  for (size_t k = 0; k < 6; ++k) {
+    CheckNoOverlap(env, kKernel, "out.advantages", p.advantages, bytes, input_names[k], inputs[k], input_bytes[k]);
+    CheckNoOverlap(env, kKernel, "out.returns", p.returns, ret ? bytes : 0, input_names[k], inputs[k], input_bytes[k]);
+  }
+  CheckNoOverlap(env, kKernel, "out.advantages", p.advantages, bytes, "out.returns", p.returns, ret ? bytes : 0);
+  std::vector<Napi::Value> keep;
+  for (size_t k = 0; k <= 11; ++k) keep.push_back(info[k]);
+  return RunKernel(info, async, [p, use_cuda] {
+#ifdef RLCORE_WITH_CUDA
+    if (use_cuda) return cuda::TokenGae(p);
+#endif
+    (void)use_cuda;
+    TokenGaeCpu(p);
+  }, std::move(keep));
+}
+
+}  // namespace
+
+void TokenGaeCpu(const TokenGaeProblem& p) {
+  // starts[b]: first token of sequence b; starts[B] = total.
+  std::vector<size_t> starts(p.B + 1);
+  for (size_t b = 0; b <= p.B; ++b) {
+    if (p.L) starts[b] = b * p.L;
+    else if (p.offsets) starts[b] = static_cast<size_t>(p.offsets[b]);
+    else starts[b] = b == 0 ? 0 : starts[b - 1] + static_cast<size_t>(p.lengths[b - 1]);
+  }
+  auto len = [&](size_t b) { return starts[b + 1] - starts[b]; };
+  const bool threaded = NumThreads() > 1 && p.total >= kLongSequence;
+  // Short sequences: parts of ~equal token counts; part q owns the sequences that start in
+  // [total*q/P, total*(q+1)/P) (a part boundary never splits a sequence).
+  const size_t P = threaded ? std::min(p.B, static_cast<size_t>(NumThreads()) * 8) : 1;
+  auto run_part = [&](size_t q) {
+    const size_t lo = p.total * q / P, hi = p.total * (q + 1) / P;
+    const size_t first = std::lower_bound(starts.begin(), starts.end() - 1, lo) - starts.begin();
+    for (size_t b = first; b < p.B && (starts[b] < hi || (q + 1 == P && starts[b] == hi)); ++b) {
+      if (!threaded || len(b) < kLongSequence) RunSequence(p, b, starts[b], len(b), false);
+    }
+  };
+  if (P == 1) run_part(0);
+  else ParallelFor(P, 1, [&](size_t q0, size_t q1) { for (size_t q = q0; q < q1; ++q) run_part(q); });
+  // Long sequences, one after another, each split over time across the pool.
+  if (threaded)
+    for (size_t b = 0; b < p.B; ++b)
+      if (len(b) >= kLongSequence) RunSequence(p, b, starts[b], len(b), true);
+}
+
+RLCORE_EXPORT(tokenGae, TokenGaeBinding);
+
+}  // namespace rlcore

@@ -1,0 +1,200 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { groupNormalize, groupNormalizeAsync, RlcoreError, setNumThreads, whiten, type GroupNormalizeMode } from '../../src/index.js';
+import { native } from '../../src/native.js';
+import { groupNormalizeRef } from '../reference/group_normalize.js';
+import { cudaPresent, expectClose, rng } from '../helpers.js';
+
+function code(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(RlcoreError);
+    return (e as RlcoreError).code;
+  }
+  return 'no error';
+}
+
+const modeArb = fc.constantFrom<GroupNormalizeMode>('grpo', 'mean', 'batchStd', 'rloo');
+
+/** Rewards that are often binary (verifiable rewards) so that equal-reward groups happen. */
+function rewardsOf(B: number, seed: number, binary: boolean): Float32Array {
+  const rand = rng(seed);
+  return Float32Array.from({ length: B }, () => (binary ? (rand() < 0.5 ? 1 : 0) : rand() * 4 - 2));
+}
+
+function check(got: ReturnType<typeof groupNormalize>, want: ReturnType<typeof groupNormalizeRef>): void {
+  // grpo divides by σ + eps: with tiny σ the advantages are large, so compare relatively.
+  expectClose(got.advantages, want.advantages, 2e-5, 1e-5);
+  expect(Array.from(got.zeroGroups)).toEqual(want.zeroGroups);
+  expect(got.zeroStdGroups).toBe(want.zeroStdGroups);
+  expect(got.zeroStdFraction).toBeCloseTo(want.zeroStdFraction, 12);
+  expectClose(got.groupMean!, want.groupMean, 1e-6, 1e-6);
+  expectClose(got.groupStd!, want.groupStd, 1e-6, 1e-6);
+}
+
+describe('groupNormalize', () => {
+  it('matches the reference with groupSize in every mode', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 16 })),
+        fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 200 })),
+        fc.integer(),
+        fc.boolean(),
+        modeArb,
+        fc.boolean(),
+        fc.constantFrom(1e-6, 1e-2),
+        (G, numGroups, seed, binary, mode, unbiased, eps) => {
+          const B = G * numGroups, rewards = rewardsOf(B, seed, binary);
+          const got = groupNormalize({ rewards, groupSize: G, mode, unbiased, eps, groupStats: true });
+          const groupIds = Int32Array.from({ length: B }, (_, i) => Math.floor(i / G));
+          check(got, groupNormalizeRef({ rewards, groupIds, numGroups, mode, unbiased, eps }));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('matches the reference with scattered groupIds (empty groups included) in every mode', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 140_000, max: 200_000 })),
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer(),
+        fc.boolean(),
+        modeArb,
+        fc.boolean(),
+        (B, numGroups, seed, binary, mode, unbiased) => {
+          const rand = rng(seed ^ 0x9e3779b9);
+          const rewards = rewardsOf(B, seed, binary);
+          const groupIds = Int32Array.from({ length: B }, () => Math.floor(rand() * numGroups));
+          const got = groupNormalize({ rewards, groupIds, numGroups, mode, unbiased, groupStats: true });
+          check(got, groupNormalizeRef({ rewards, groupIds, numGroups, mode, unbiased, eps: 1e-6 }));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('agrees with a hand computation', () => {
+    // Groups [1, 2, 3] and [5, 5, 5]; group 0: mean 2, unbiased std 1.
+    const rewards = new Float32Array([1, 2, 3, 5, 5, 5]);
+    const grpo = groupNormalize({ rewards, groupSize: 3, eps: 1e-6, groupStats: true });
+    expectClose(grpo.advantages, [-1 / (1 + 1e-6), 0, 1 / (1 + 1e-6), 0, 0, 0], 1e-7, 0);
+    expect(Array.from(grpo.zeroGroups)).toEqual([0, 1]);
+    expect([grpo.zeroStdGroups, grpo.zeroStdFraction]).toEqual([1, 0.5]);
+    expect(Array.from(grpo.groupMean!)).toEqual([2, 5]);
+    expect(Array.from(grpo.groupStd!)).toEqual([1, 0]);
+    expect(Array.from(groupNormalize({ rewards, groupSize: 3, mode: 'mean' }).advantages)).toEqual([-1, 0, 1, 0, 0, 0]);
+    // rloo: 1 - (2 + 3)/2 = -1.5, 2 - 2 = 0, 3 - 1.5 = 1.5.
+    expect(Array.from(groupNormalize({ rewards, groupSize: 3, mode: 'rloo' }).advantages)).toEqual([-1.5, 0, 1.5, 0, 0, 0]);
+    // batchStd: biased std of all six rewards = sqrt(mean of squares - mean^2).
+    const m = 21 / 6, sd = Math.sqrt((1 + 4 + 9 + 75) / 6 - m * m);
+    const bs = groupNormalize({ rewards, groupSize: 3, mode: 'batchStd', unbiased: false, eps: 1e-6 });
+    expectClose(bs.advantages, [-1 / (sd + 1e-6), 0, 1 / (sd + 1e-6), 0, 0, 0], 1e-6, 0);
+    // Groups of one: rloo gives 0 and every group is flagged.
+    const ones = groupNormalize({ rewards: new Float32Array([3, -2]), groupSize: 1, mode: 'rloo' });
+    expect([...ones.advantages, ...ones.zeroGroups]).toEqual([0, 0, 1, 1]);
+  });
+
+  it("'grpo' on one group equals (r - mean) / (std + eps); whiten agrees; rloo = n/(n-1) 'mean'", () => {
+    const rewards = rewardsOf(64, 5, false);
+    let mean = 0;
+    for (const r of rewards) mean += r / 64;
+    let ss = 0;
+    for (const r of rewards) ss += (r - mean) ** 2;
+    const std = Math.sqrt(ss / 63);
+    const g = groupNormalize({ rewards, groupSize: 64, eps: 1e-6 });
+    expectClose(g.advantages, Array.from(rewards, (r) => (r - mean) / (std + 1e-6)), 1e-6, 1e-6);
+    expectClose(g.advantages, whiten({ x: rewards, eps: 1e-6 }).out, 1e-6, 1e-6);
+    const rloo = groupNormalize({ rewards, groupSize: 8, mode: 'rloo' });
+    const meanMode = groupNormalize({ rewards, groupSize: 8, mode: 'mean' });
+    expectClose(rloo.advantages, Array.from(meanMode.advantages, (a) => (a * 8) / 7), 1e-6, 1e-6);
+    // groupIds in order equal groupSize.
+    const ids = Int32Array.from({ length: 64 }, (_, i) => i >> 3);
+    expect(Array.from(groupNormalize({ rewards, groupIds: ids }).advantages)).toEqual(Array.from(groupNormalize({ rewards, groupSize: 8 }).advantages));
+  });
+
+  it('is independent of the thread count on large inputs', () => {
+    const B = 1 << 20, rewards = rewardsOf(B, 3, false);
+    const ids = Int32Array.from({ length: B }, (_, i) => (i * 7919) % 1000);
+    const a = groupNormalize({ rewards, groupIds: ids, mode: 'batchStd' });
+    const b = groupNormalize({ rewards, groupSize: 16 });
+    setNumThreads(1);
+    try {
+      expect(Array.from(groupNormalize({ rewards, groupIds: ids, mode: 'batchStd' }).advantages)).toEqual(Array.from(a.advantages));
+      expect(Array.from(groupNormalize({ rewards, groupSize: 16 }).advantages)).toEqual(Array.from(b.advantages));
+    } finally {
+      setNumThreads(2);
+    }
+  });
+
+  it('writes into caller-provided outputs; the async variant agrees', async () => {
+    const rewards = rewardsOf(32, 9, true);
+    const out = { advantages: new Float32Array(32), zeroGroups: new Uint8Array(4), groupMean: new Float32Array(4) };
+    const r = groupNormalize({ rewards, groupSize: 8, out });
+    expect(r.advantages).toBe(out.advantages);
+    expect(r.zeroGroups).toBe(out.zeroGroups);
+    expect(r.groupMean).toBe(out.groupMean);
+    expect(r.groupStd).toBeUndefined();
+    const a = await groupNormalizeAsync({ rewards, groupSize: 8 });
+    expect(Array.from(a.advantages)).toEqual(Array.from(out.advantages));
+    expect(a.zeroStdGroups).toBe(r.zeroStdGroups);
+  });
+
+  it('rejects bad input with typed errors, before writing anything', () => {
+    const rewards = new Float32Array(6);
+    const out = { advantages: new Float32Array(6).fill(7) };
+    expect(code(() => groupNormalize({ rewards, groupSize: 4 }))).toBe('ERR_SHAPE');
+    expect(code(() => groupNormalize({ rewards, groupIds: new Int32Array([0, 1, 2, -1, 0, 0]), out }))).toBe('ERR_RANGE');
+    expect(code(() => groupNormalize({ rewards, groupIds: new Int32Array([0, 1, 2, 3, 0, 0]), numGroups: 3, out }))).toBe('ERR_RANGE');
+    expect(Array.from(out.advantages)).toEqual([7, 7, 7, 7, 7, 7]);
+    expect(code(() => groupNormalize({ rewards }))).toBe('ERR_ARG');
+    expect(code(() => groupNormalize({ rewards, groupSize: 3, groupIds: new Int32Array(6) }))).toBe('ERR_ARG');
+    expect(code(() => groupNormalize({ rewards, groupSize: 3, numGroups: 2 }))).toBe('ERR_ARG');
+    expect(code(() => groupNormalize({ rewards, groupSize: 0 }))).toBe('ERR_SHAPE');
+    expect(code(() => groupNormalize({ rewards, groupSize: 1.5 }))).toBe('ERR_SHAPE');
+    expect(code(() => groupNormalize({ rewards, groupIds: new Int32Array(5) }))).toBe('ERR_SHAPE');
+    expect(code(() => groupNormalize({ rewards, groupIds: new Uint8Array(6) as unknown as Int32Array }))).toBe('ERR_DTYPE');
+    expect(code(() => groupNormalize({ rewards: new Float32Array(0), groupSize: 1 }))).toBe('ERR_SHAPE');
+    expect(code(() => groupNormalize({ rewards: [1, 2] as unknown as Float32Array, groupSize: 1 }))).toBe('ERR_DTYPE');
+    expect(code(() => groupNormalize({ rewards, groupSize: 3, mode: 'ppo' as 'grpo' }))).toBe('ERR_ARG');
+    expect(code(() => groupNormalize({ rewards, groupSize: 3, eps: 0 }))).toBe('ERR_RANGE');
+    expect(code(() => groupNormalize({ rewards, groupSize: 3, out: { zeroGroups: new Uint8Array(3) } }))).toBe('ERR_SHAPE');
+    expect(code(() => groupNormalize({ rewards, groupSize: 3, out: { advantages: rewards } }))).toBe('ERR_ARG');
+    expect(code(() => groupNormalize({ rewards, groupSize: 3, device: 'tpu' as 'cpu' }))).toBe('ERR_DEVICE');
+    expect(code(() => groupNormalize(null as unknown as Parameters<typeof groupNormalize>[0]))).toBe('ERR_ARG');
+  });
+
+  it('guards the raw binding against anything', () => {
+    const raw = native().groupNormalize;
+    const r = new Float32Array(4), adv = new Float32Array(4), s = new Float64Array(2);
+    const attempts: unknown[][] = [
+      [],
+      [r],
+      [r, 2, null, null, 'grpo', 1e-6, true, adv, new Uint8Array(2)],
+      [r, 3, null, null, 'grpo', 1e-6, true, adv, new Uint8Array(1), null, null, s],
+      [r, 2, null, null, 'nope', 1e-6, true, adv, new Uint8Array(2), null, null, s],
+      [r, 2, null, null, 7, 1e-6, true, adv, new Uint8Array(2), null, null, s],
+      [r, null, new Int32Array([0, 1, 5, 0]), 2, 'grpo', 1e-6, true, adv, new Uint8Array(2), null, null, s],
+      [r, null, new Int32Array([0, 1, -5, 0]), null, 'grpo', 1e-6, true, adv, new Uint8Array(2), null, null, s],
+      [r, 2, new Int32Array(4), null, 'grpo', 1e-6, true, adv, new Uint8Array(2), null, null, s],
+      [r, 2, null, null, 'grpo', -1, true, adv, new Uint8Array(2), null, null, s],
+      [r, 2, null, null, 'grpo', 1e-6, true, r, new Uint8Array(2), null, null, s],
+      [r, 2, null, null, 'grpo', 1e-6, true, adv, new Uint8Array(2), new Float32Array(3), null, s],
+    ];
+    for (const args of attempts) expect(() => raw(...args)).toThrow(RlcoreError);
+  });
+
+  it.skipIf(!cudaPresent())('CUDA matches the reference', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 500 }), fc.integer(), modeArb, (G, n, seed, mode) => {
+        const rewards = rewardsOf(G * n, seed, seed % 2 === 0);
+        const groupIds = Int32Array.from({ length: G * n }, (_, i) => Math.floor(i / G));
+        const got = groupNormalize({ rewards, groupSize: G, mode, device: 'cuda', groupStats: true });
+        check(got, groupNormalizeRef({ rewards, groupIds, numGroups: n, mode, unbiased: true, eps: 1e-6 }));
+      }),
+      { numRuns: 30 },
+    );
+  });
+});

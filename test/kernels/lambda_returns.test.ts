@@ -1,0 +1,222 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { discountedReturns, gae, lambdaReturns, lambdaReturnsAsync, RlcoreError, setNumThreads } from '../../src/index.js';
+import { native } from '../../src/native.js';
+import { lambdaReturnsRef } from '../reference/lambda_returns.js';
+import { cudaPresent, expectClose, flagProbArb, randomF32, randomFlags, rng, shapeArb } from '../helpers.js';
+
+function batch(T: number, N: number, seed: number, pTerm: number, pTrunc: number) {
+  const rand = rng(seed);
+  return {
+    rewards: randomF32(T * N, rand),
+    values: randomF32(T * N, rand),
+    terminated: randomFlags(T * N, rand, pTerm),
+    truncated: randomFlags(T * N, rand, pTrunc),
+    lastValues: randomF32(N, rand),
+    finalValues: randomF32(T * N, rand),
+  };
+}
+
+function param(kind: string, T: number, N: number, x: number, rand: () => number): number | Float32Array {
+  if (kind === 'scalar') return Math.fround(x);
+  return Float32Array.from({ length: kind === 'perStep' ? T : T * N }, () => rand());
+}
+
+function code(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(RlcoreError);
+    return (e as RlcoreError).code;
+  }
+  return 'no error';
+}
+
+describe('lambdaReturns', () => {
+  it('matches the reference on random shapes, flags and parameters', () => {
+    fc.assert(
+      fc.property(
+        shapeArb,
+        fc.integer(),
+        flagProbArb,
+        flagProbArb,
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.constantFrom('scalar', 'perStep', 'perStepAndEnv'),
+        fc.constantFrom('scalar', 'perStep', 'perStepAndEnv'),
+        fc.boolean(),
+        ([T, N], seed, pTerm, pTrunc, gamma, lambda, gKind, lKind, withLast) => {
+          const b = batch(T, N, seed, pTerm, pTrunc);
+          const rand = rng(seed ^ 0x5bd1e995);
+          const g = param(gKind, T, N, gamma, rand);
+          const l = param(lKind, T, N, lambda, rand);
+          const lastValues = withLast ? b.lastValues : undefined;
+          const got = lambdaReturns({ shape: [T, N], ...b, lastValues, gamma: g, lambda: l });
+          const want = lambdaReturnsRef({ T, N, ...b, lastValues, gamma: g, lambda: l });
+          expectClose(got.returns, want, 1e-5, 1e-4);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('agrees with a hand computation', () => {
+    // One env, T = 3, γ = 0.5, λ = 0.5; step 1 terminates; V(s_3) = 4.
+    const out = lambdaReturns({
+      shape: [3, 1],
+      rewards: new Float32Array([1, 2, 3]),
+      values: new Float32Array([0.5, 1, 2]),
+      terminated: new Uint8Array([0, 1, 0]),
+      lastValues: new Float32Array([4]),
+      gamma: 0.5,
+      lambda: 0.5,
+    });
+    // t=2 (last step, full bootstrap): 3 + 0.5*4 = 5. t=1 terminated: 2.
+    // t=0: 1 + 0.5 * (0.5 * V(s_1) + 0.5 * G_1) = 1 + 0.5 * (0.5 + 1) = 1.75.
+    expect(Array.from(out.returns)).toEqual([1.75, 2, 5]);
+  });
+
+  it('bootstraps a truncated step fully from the final observation', () => {
+    const out = lambdaReturns({
+      shape: [2, 1],
+      rewards: new Float32Array([1, 1]),
+      values: new Float32Array([0, 10]),
+      truncated: new Uint8Array([1, 0]),
+      finalValues: new Float32Array([2, 0]),
+      lastValues: new Float32Array([0]),
+      gamma: 0.5,
+      lambda: 1,
+    });
+    // t=0 truncated: 1 + 0.5 * 2 = 2 (G_1 = 1 is not used).
+    expect(Array.from(out.returns)).toEqual([2, 1]);
+  });
+
+  it('equals gae advantages + values (identity between kernels)', () => {
+    fc.assert(
+      fc.property(shapeArb, fc.integer(), flagProbArb, flagProbArb, fc.double({ min: 0, max: 1, noNaN: true }), ([T, N], seed, pTerm, pTrunc, lambda) => {
+        const b = batch(T, N, seed, pTerm, pTrunc);
+        const opts = { shape: [T, N] as [number, number], ...b, gamma: 0.97, lambda: Math.fround(lambda) };
+        const g = gae(opts);
+        const sum = Float32Array.from(g.advantages, (a, i) => a + b.values[i]);
+        expectClose(lambdaReturns(opts).returns, sum, 1e-5, 1e-4);
+        expectClose(lambdaReturns(opts).returns, g.returns, 1e-5, 1e-4);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('λ = 1 with no episode ends gives the discounted returns bootstrapped from lastValues; λ = 0 one-step targets', () => {
+    const T = 80, N = 6, gamma = 0.9;
+    const b = batch(T, N, 9, 0, 0);
+    const one = lambdaReturns({ shape: [T, N], rewards: b.rewards, values: b.values, lastValues: b.lastValues, gamma, lambda: 1 });
+    const mc = discountedReturns({ shape: [T, N], rewards: b.rewards, lastValues: b.lastValues, gamma });
+    expectClose(one.returns, mc.returns, 1e-5, 1e-5);
+    const zero = lambdaReturns({ shape: [T, N], ...b, gamma, lambda: 0 });
+    for (let i = 0; i < T * N; i++) {
+      const t = Math.floor(i / N), n = i % N;
+      const vNext = b.truncated[i] ? b.finalValues[i] : t + 1 < T ? b.values[i + N] : b.lastValues[n];
+      expect(zero.returns[i]).toBeCloseTo(b.rewards[i] + (b.terminated[i] ? 0 : gamma * vNext), 5);
+    }
+  });
+
+  it('nextValues given in full equals the derived next values', () => {
+    const T = 50, N = 9;
+    const b = batch(T, N, 3, 0.1, 0.1);
+    const nextValues = new Float32Array(T * N);
+    for (let i = 0; i < T * N; i++) {
+      const t = Math.floor(i / N);
+      nextValues[i] = b.truncated[i] ? b.finalValues[i] : t + 1 < T ? b.values[i + N] : b.lastValues[i % N];
+    }
+    const derived = lambdaReturns({ shape: [T, N], ...b });
+    const given = lambdaReturns({ shape: [T, N], rewards: b.rewards, values: b.values, terminated: b.terminated, truncated: b.truncated, nextValues });
+    expect(Array.from(given.returns)).toEqual(Array.from(derived.returns));
+  });
+
+  it('handles long columns and many columns (threaded paths)', () => {
+    for (const [T, N] of [[100_000, 1], [100_003, 3], [64, 4099]] as const) {
+      const b = batch(T, N, T + N, 0.001, 0.001);
+      const got = lambdaReturns({ shape: [T, N], ...b, gamma: 0.999, lambda: 0.98 });
+      expectClose(got.returns, lambdaReturnsRef({ T, N, ...b, gamma: Math.fround(0.999), lambda: Math.fround(0.98) }), 1e-4, 1e-3);
+    }
+  });
+
+  it('is the same with 1 thread and with the pool', () => {
+    const T = 50_000, N = 2;
+    const b = batch(T, N, 11, 0.0005, 0.0005);
+    const pooled = lambdaReturns({ shape: [T, N], ...b });
+    setNumThreads(1);
+    try {
+      expectClose(lambdaReturns({ shape: [T, N], ...b }).returns, pooled.returns, 1e-6, 1e-5);
+    } finally {
+      setNumThreads(2);
+    }
+  });
+
+  it('writes into a caller-provided output; async gives the same', async () => {
+    const T = 8, N = 4;
+    const b = batch(T, N, 5, 0.2, 0.2);
+    const out = { returns: new Float32Array(T * N) };
+    const res = lambdaReturns({ shape: [T, N], ...b, out });
+    expect(res.returns).toBe(out.returns);
+    const asyncRes = await lambdaReturnsAsync({ shape: [T, N], ...b });
+    expect(Array.from(asyncRes.returns)).toEqual(Array.from(out.returns));
+  });
+
+  it('rejects bad input with typed errors', () => {
+    const T = 4, N = 2;
+    const b = batch(T, N, 1, 0, 0);
+    const base = { shape: [T, N] as [number, number], rewards: b.rewards, values: b.values };
+    expect(code(() => lambdaReturns({ ...base, rewards: new Float64Array(8) as unknown as Float32Array }))).toBe('ERR_DTYPE');
+    expect(code(() => lambdaReturns({ ...base, values: new Float32Array(7) }))).toBe('ERR_SHAPE');
+    expect(code(() => lambdaReturns({ ...base, values: undefined as unknown as Float32Array }))).toBe('ERR_ARG');
+    expect(code(() => lambdaReturns({ ...base, shape: [0, 2] }))).toBe('ERR_SHAPE');
+    expect(code(() => lambdaReturns({ ...base, shape: [2.5, 2] }))).toBe('ERR_SHAPE');
+    expect(code(() => lambdaReturns({ ...base, lastValues: new Float32Array(3) }))).toBe('ERR_SHAPE');
+    expect(code(() => lambdaReturns({ ...base, gamma: NaN }))).toBe('ERR_RANGE');
+    expect(code(() => lambdaReturns({ ...base, lambda: -0.1 }))).toBe('ERR_RANGE');
+    expect(code(() => lambdaReturns({ ...base, lambda: new Float32Array([0.9, 0.9, 2, 0.9]) }))).toBe('ERR_RANGE');
+    expect(code(() => lambdaReturns({ ...base, gamma: new Float32Array(5) }))).toBe('ERR_SHAPE');
+    expect(code(() => lambdaReturns({ ...base, gamma: [0.9] as unknown as number }))).toBe('ERR_DTYPE');
+    expect(code(() => lambdaReturns({ ...base, truncated: new Uint8Array(8) }))).toBe('ERR_ARG');
+    expect(code(() => lambdaReturns({ ...base, terminated: new Int32Array(8) as unknown as Uint8Array }))).toBe('ERR_DTYPE');
+    expect(code(() => lambdaReturns({ ...base, out: { returns: b.values } }))).toBe('ERR_ARG');
+    expect(code(() => lambdaReturns({ ...base, out: { returns: new Float32Array(3) } }))).toBe('ERR_SHAPE');
+    expect(code(() => lambdaReturns({ ...base, device: 'tpu' as 'cpu' }))).toBe('ERR_DEVICE');
+    expect(code(() => lambdaReturns(undefined as unknown as Parameters<typeof lambdaReturns>[0]))).toBe('ERR_SHAPE');
+  });
+
+  it('guards the raw binding against anything', () => {
+    const raw = native().lambdaReturns;
+    const f = new Float32Array(4);
+    const out = new Float32Array(4);
+    const attempts: unknown[][] = [
+      [],
+      [2, 2],
+      [2, 2, f, f, null, null, null, null, null, 0.9, 0.9, new Float32Array(3)],
+      [2, 2, f, f, null, null, null, null, null, 2, 0.9, out],
+      [2, 2, f, f, null, null, null, null, null, 0.9, '0.9', out],
+      [2 ** 50, 2, f, f],
+      [2, 2, 'x', f],
+      [2, 2, f, f, null, new Uint8Array(4), null, null, null, 0.9, 0.9, out],
+      [2, 2, f, f, null, null, null, null, null, 0.9, 0.9, f],
+      [2, 2, f, f, null, null, null, new Float32Array(3), null, 0.9, 0.9, out],
+      [2, 2, f, f, null, null, null, null, null, 0.9, 0.9, out, true],
+    ];
+    for (const args of attempts) expect(() => raw(...args)).toThrow(RlcoreError);
+  });
+
+  it.skipIf(!cudaPresent())('CUDA matches the reference', () => {
+    fc.assert(
+      fc.property(shapeArb, fc.integer(), flagProbArb, flagProbArb, ([T, N], seed, pTerm, pTrunc) => {
+        const b = batch(T, N, seed, pTerm, pTrunc);
+        const got = lambdaReturns({ shape: [T, N], ...b, device: 'cuda' });
+        expectClose(got.returns, lambdaReturnsRef({ T, N, ...b, gamma: Math.fround(0.99), lambda: Math.fround(0.95) }), 1e-5, 1e-4);
+      }),
+      { numRuns: 50 },
+    );
+    const T = 1_000_000;
+    const b = batch(T, 1, 1, 0, 0);
+    const got = lambdaReturns({ shape: [T, 1], ...b, device: 'cuda' });
+    expectClose(got.returns, lambdaReturnsRef({ T, N: 1, ...b, gamma: Math.fround(0.99), lambda: Math.fround(0.95) }), 1e-4, 1e-3);
+  });
+});
