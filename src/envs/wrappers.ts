@@ -277,14 +277,13 @@ export class NormalizeObservation extends VectorWrapper {
     this.rms.loadState(s);
   }
   private transform(): void {
-    const N = this.numEnvs, D = this.obsDim;
+    const N = this.numEnvs;
     if (this.training) this.rms.update(this.env.observations, N);
     this.rms.normalize(this.env.observations, N, this.obs, this.epsilon, this.clip);
     const done = this.env.terminated, trunc = this.env.truncated;
     let any = false;
     for (let i = 0; i < N; i++) any ||= (done[i] | trunc[i]) === 1;
     if (any) this.rms.normalize(this.env.finalObservations, N, this.finalObs, this.epsilon, this.clip);
-    void D;
   }
 }
 
