@@ -9,6 +9,13 @@
 
 namespace rlcore {
 struct GaeProblem;
+struct LambdaReturnsProblem;
+struct DiscountedReturnsProblem;
+struct NstepReturnsProblem;
+struct VtraceProblem;
+struct TokenGaeProblem;
+struct WhitenProblem;
+struct GroupNormalizeProblem;
 }
 
 namespace rlcore::cuda {
@@ -24,8 +31,17 @@ bool Built();
 /// Visible CUDA devices; on failure (no driver, no device) returns none and sets *error.
 std::vector<DeviceInfo> Devices(std::string* error);
 
-// Kernel entry points (defined only in CUDA builds). They throw std::runtime_error on CUDA errors.
-void Gae(const GaeProblem& p);
+// Kernel entry points (defined only in CUDA builds, cuda/NAME.cu), with the semantics of the CPU
+// kernels in native/kernels/NAME.cc. They run on the current device, on a stream of their own,
+// and throw std::runtime_error (with the CUDA error text) on CUDA errors.
+void Gae(const GaeProblem& p);                              // cuda/gae.cu
+void LambdaReturns(const LambdaReturnsProblem& p);          // cuda/lambda_returns.cu
+void DiscountedReturns(const DiscountedReturnsProblem& p);  // cuda/discounted_returns.cu
+void NstepReturns(const NstepReturnsProblem& p);            // cuda/nstep_returns.cu
+void Vtrace(const VtraceProblem& p);                        // cuda/vtrace.cu
+void TokenGae(const TokenGaeProblem& p);                    // cuda/token_gae.cu
+void Whiten(const WhitenProblem& p);                        // cuda/normalize.cu
+void GroupNormalize(const GroupNormalizeProblem& p);        // cuda/group_normalize.cu
 
 /// One device-resident timing: no host<->device copies inside the timed region.
 struct BenchResult {

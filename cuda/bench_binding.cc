@@ -30,7 +30,7 @@ Napi::Value CudaBench(const Napi::CallbackInfo& info) {
   const size_t N = SizeArg(info, 2, kKernel, "N");
   const int iters = static_cast<int>(NumberArg(info, 3, kKernel, "iters", 1, 100000));
   if (T > (size_t{1} << 40) / N) {
-    ThrowError(env, "ERR_SHAPE", "cudaBench: T * N must be at most 2^40; received " + ShapeText("[T, N]", {T, N}));
+    ThrowError(env, "ERR_SHAPE", "cudaBench: T * N must be at most 2^40; received " + ShapeText("[T, N]", {T, N}).Text());
   }
   std::vector<std::string> known = cuda::BenchKernels();
   bool found = false;

@@ -37,3 +37,24 @@ export {
 export { ppoLoss, ppoLossAsync, type PpoLossOptions, type PpoLossResult } from './losses/ppo.js';
 export { valueLoss, valueLossAsync, type ValueLossOptions, type ValueLossResult } from './losses/value.js';
 export { tdLoss, tdLossAsync, type TdLossOptions, type TdLossResult } from './losses/td.js';
+export type { Action, ActionSpace, Env, ResetOptions, ResetResult, StepResult, VectorBuffers, VectorEnv } from './envs/env.js';
+export { Box, Discrete, MultiDiscrete, type BoxDtype, type Space } from './envs/spaces.js';
+export { RandomStream, philox4x32 } from './envs/random.js';
+export { SyncVectorEnv } from './envs/sync_vector_env.js';
+export { NativeVectorEnv, type NativeVectorEnvOptions } from './envs/native_vector_env.js';
+export { CartPoleEnv, CARTPOLE_THETA_THRESHOLD, CARTPOLE_X_THRESHOLD, type CartPoleOptions } from './envs/cartpole.js';
+export { CLASSIC_CONTROL, type NativeEnvSpec } from './envs/classic_control.js';
+export { make, makeEnv, register, registeredEnvs, type EnvRegistration, type MakeOptions } from './envs/registry.js';
+export { RunningMeanStd, type RunningMeanStdState } from './envs/running_stats.js';
+export {
+  ClipAction, ClipObservation, ClipReward, NormalizeObservation, NormalizeReward, RecordEpisodeStatistics, RescaleAction, TimeLimit, VectorWrapper,
+  type EpisodeRecord, type NormalizeObservationOptions, type NormalizeRewardOptions,
+} from './envs/wrappers.js';
+export {
+  animate, renderEpisode, renderRgb, renderSvg, writeEpisode,
+  type AnimateOptions, type RenderedEpisode, type RenderEpisodeOptions, type RenderOptions, type RgbFrame,
+} from './envs/render.js';
+export { Sequential, Mlp, type LayerSpec, type SequentialOptions, type MlpOptions, type ParamInfo, type ParamView } from './nn/mlp.js';
+export { orthogonal, initLinear, defaultGain, randomUniform, randomNormal, type InitScheme, type LinearInit } from './nn/init.js';
+export { Adam, AdamW, Sgd, clipGradNorm, gradNorm, polyakUpdate, type AdamOptions, type SgdOptions, type Optimizer, type Parametrized, type ClipGradNormOptions, type PolyakOptions } from './nn/optim.js';
+export { serializeSafetensors, parseSafetensors, saveSafetensors, loadSafetensors, networkTensors, loadNetworkTensors, saveCheckpoint, loadCheckpoint, type Tensor, type CheckpointOptions } from './nn/safetensors.js';

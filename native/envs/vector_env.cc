@@ -11,6 +11,7 @@
 #include "vector_env.h"
 
 #include <algorithm>
+#include <new>
 #include <stdexcept>
 
 #include "../core/binding.h"
@@ -42,9 +43,16 @@ struct Core {
     if (!bound) ThrowError(env, "ERR_ARG", id + ": bind the output arrays before reset or step");
     uint8_t* base[8];
     for (size_t b = 0; b < buffers.size(); ++b) {
-      Napi::ArrayBuffer ab = buffers[b].Value();
-      base[b] = static_cast<uint8_t*>(ab.Data());
-      if (base[b] == nullptr || ab.ByteLength() < buffer_need[b]) {
+      // Raw calls: one lookup of data and length per buffer (this is most of a step at N = 1).
+      napi_value ab = nullptr;
+      void* data = nullptr;
+      size_t length = 0;
+      if (napi_get_reference_value(env, buffers[b], &ab) != napi_ok || ab == nullptr ||
+          napi_get_arraybuffer_info(env, ab, &data, &length) != napi_ok) {
+        data = nullptr;
+      }
+      base[b] = static_cast<uint8_t*>(data);
+      if (base[b] == nullptr || length < buffer_need[b]) {
         ThrowError(env, "ERR_ARG", id + ": a bound output array was detached or resized; bind new arrays");
       }
     }
@@ -120,8 +128,7 @@ Napi::Value Step(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   StepIo io;
   c.Resolve(env, &io);
-  const std::string bad = c.env->CheckActions(io.actions);
-  if (!bad.empty()) ThrowError(env, "ERR_RANGE", c.id + ": " + bad);
+  if (!c.env->ActionsValid(io.actions)) ThrowError(env, "ERR_RANGE", c.id + ": " + c.env->ActionError(io.actions));
   c.env->Step(io);
   return env.Undefined();
 }
@@ -240,6 +247,8 @@ Napi::Value EnvCreate(const Napi::CallbackInfo& info) {
     if (!options.empty()) throw std::invalid_argument("unknown option '" + options.begin()->first + "'");
   } catch (const std::invalid_argument& e) {
     ThrowError(env, "ERR_RANGE", id + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    ThrowError(env, "ERR_RANGE", id + ": not enough memory for " + std::to_string(n) + " copies");
   }
   Napi::Object handle = Napi::Object::New(env);
   handle.Set("numEnvs", static_cast<double>(n));

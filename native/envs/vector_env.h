@@ -7,12 +7,26 @@
 //   void Reset(double* s, RandomStream& rng) const;
 //   double Step(double* s, Action a, bool* terminated) const;   // Action = int32_t or float
 //   void Observe(const double* s, float* obs) const;
-// and BatchEnvOf<E> turns it into a BatchEnv. Gymnasium semantics: truncated is set when the
+// and optionally, to step a block of copies at once (so the arithmetic of several copies can
+// share vector instructions),
+//   void StepMany(double* s, const Action* a, size_t n, double* rewards, uint8_t* terminated) const;
+// BatchEnvOf<E> turns it into a BatchEnv. Gymnasium semantics: truncated is set when the
 // step count reaches the time limit (also when the same step terminates); a finished copy is
 // reset in the same step ("same-step" autoreset): the returned observation is already the reset
 // observation and the last observation of the finished episode goes to `final_obs`.
 // Copy i draws its reset states from RandomStream(seed + i, 0): same seed, same episodes.
 #pragma once
+
+// No fused multiply-add contraction in the dynamics (nor in the inlined Philox uniforms): with
+// -march=native the compiler would otherwise fuse a + b*c, and results would drift by an ulp
+// from Gymnasium's (and from the TypeScript CartPole's) unfused float64 arithmetic.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -53,14 +67,24 @@ class BatchEnv {
   virtual void Seed(uint64_t seed) = 0;
   /// Resets every copy and writes the observations [N, obsDim].
   virtual void ResetAll(float* obs) = 0;
-  /// "" when every action is valid, else what is wrong (checked before anything changes).
-  virtual std::string CheckActions(const void* actions) const = 0;
+  /// Whether every action is valid (checked before anything changes).
+  virtual bool ActionsValid(const void* actions) const = 0;
+  /// What is wrong with the first invalid action ("" if none).
+  virtual std::string ActionError(const void* actions) const = 0;
   virtual void Step(const StepIo& io) = 0;
   /// Copy i's physical state (StateDim values) followed by its step count in this episode.
   virtual void GetState(size_t i, double* out) const = 0;
   virtual void SetState(size_t i, const double* in) = 0;
   virtual void Observe(size_t i, float* out) const = 0;
 };
+
+/// Copies stepped together per block (StepMany).
+constexpr size_t kStepBlock = 32;
+
+template <class E, class = void>
+struct HasStepMany : std::false_type {};
+template <class E>
+struct HasStepMany<E, std::void_t<decltype(&E::StepMany)>> : std::true_type {};
 
 /// Reads an option (default when absent) and checks it lies in [lo, hi]; throws std::invalid_argument.
 double TakeOption(EnvOptions* options, const char* name, double fallback, double lo, double hi);
@@ -98,11 +122,15 @@ class BatchEnvOf final : public BatchEnv {
     }
   }
 
-  std::string CheckActions(const void* actions) const override {
+  bool ActionsValid(const void* actions) const override {
     const Action* a = static_cast<const Action*>(actions);
     bool bad = false;
     for (size_t i = 0; i < n_; ++i) bad |= !Valid(a[i]);  // branch-free scan; locate only on failure
-    if (!bad) return "";
+    return !bad;
+  }
+
+  std::string ActionError(const void* actions) const override {
+    const Action* a = static_cast<const Action*>(actions);
     for (size_t i = 0; i < n_; ++i) {
       if (!Valid(a[i])) {
         if constexpr (E::kDiscrete) {
@@ -142,19 +170,34 @@ class BatchEnvOf final : public BatchEnv {
 
   void StepRange(const StepIo& io, size_t i0, size_t i1) {
     const Action* actions = static_cast<const Action*>(io.actions);
-    for (size_t i = i0; i < i1; ++i) {
-      double* s = &state_[i * E::kStateDim];
-      bool term = false;
-      io.rewards[i] = static_cast<float>(dyn_.Step(s, actions[i], &term));
-      const bool trunc = ++elapsed_[i] >= max_steps_;
-      io.terminated[i] = term;
-      io.truncated[i] = trunc;
-      if (term || trunc) {
-        dyn_.Observe(s, io.final_obs + i * E::kObsDim);
-        dyn_.Reset(s, rngs_[i]);
-        elapsed_[i] = 0;
+    double rewards[kStepBlock];
+    uint8_t terminated[kStepBlock];
+    for (size_t b0 = i0; b0 < i1; b0 += kStepBlock) {
+      const size_t n = std::min(kStepBlock, i1 - b0);
+      double* s0 = &state_[b0 * E::kStateDim];
+      if constexpr (HasStepMany<E>::value) {
+        dyn_.StepMany(s0, actions + b0, n, rewards, terminated);
+      } else {
+        for (size_t j = 0; j < n; ++j) {
+          bool term = false;
+          rewards[j] = dyn_.Step(s0 + j * E::kStateDim, actions[b0 + j], &term);
+          terminated[j] = term;
+        }
       }
-      dyn_.Observe(s, io.obs + i * E::kObsDim);
+      for (size_t j = 0; j < n; ++j) {
+        const size_t i = b0 + j;
+        double* s = s0 + j * E::kStateDim;
+        io.rewards[i] = static_cast<float>(rewards[j]);
+        const bool trunc = ++elapsed_[i] >= max_steps_;
+        io.terminated[i] = terminated[j];
+        io.truncated[i] = trunc;
+        if (terminated[j] || trunc) {
+          dyn_.Observe(s, io.final_obs + i * E::kObsDim);
+          dyn_.Reset(s, rngs_[i]);
+          elapsed_[i] = 0;
+        }
+        dyn_.Observe(s, io.obs + i * E::kObsDim);
+      }
     }
   }
 

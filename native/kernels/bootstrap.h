@@ -2,8 +2,8 @@
 //   v'_t = nextValues[t]                    when nextValues is given in full, else
 //          finalValues[t]                   at a truncated step (V of the final observation),
 //          values[t + 1] / lastValues       otherwise (lastValues, or 0, after the last step).
-// Row pointers let the inner loops stay branch-free. CPU-side helper shared by
-// lambda_returns.cc, nstep_returns.cc and vtrace.cc (the CUDA kernels index the arrays directly).
+// Row pointers let the inner loops stay branch-free. CPU-side helpers shared by
+// lambda_returns.cc, discounted_returns.cc, nstep_returns.cc and vtrace.cc (CUDA indexes directly).
 #pragma once
 #include <cstddef>
 #include <cstdint>

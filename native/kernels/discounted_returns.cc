@@ -44,6 +44,28 @@ struct DiscountedReturnsScan {
       }
     }
   }
+
+  // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence), same
+  // arithmetic as Rows.
+  template <bool kWrite>
+  void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const {
+    const size_t N = p.N;
+    double y = *s0, C = s1 ? *s1 : 1.0;
+    for (size_t t = t_hi; t-- > t_lo;) {
+      const size_t i = t * N + n;
+      const bool term = p.terminated && p.terminated[i];
+      const bool trunc = p.truncated && p.truncated[i];
+      const float g = p.gamma.At(t, n);
+      const float boot = (trunc && p.final_values) ? p.final_values[i] : 0.f;
+      const double a = static_cast<double>(p.rewards[i]) + static_cast<double>(g) * boot;
+      const double c = (term || trunc) ? 0.f : g;
+      y = a + c * y;
+      if constexpr (kWrite) p.returns[i] = static_cast<float>(y);
+      else C *= c;
+    }
+    *s0 = y;
+    if constexpr (!kWrite) *s1 = C;
+  }
 };
 
 // discountedReturns(T, N, rewards, terminated?, truncated?, lastValues?, finalValues?, gamma,
@@ -55,7 +77,7 @@ Napi::Value DiscountedReturnsBinding(const Napi::CallbackInfo& info) {
   p.T = SizeArg(info, 0, kKernel, "T");
   p.N = SizeArg(info, 1, kKernel, "N");
   const size_t TN = p.T * p.N;
-  const std::string tn = ShapeText("[T, N]", {p.T, p.N});
+  const Shape tn = ShapeText("[T, N]", {p.T, p.N});
   p.rewards = F32Arg(info, 2, kKernel, "rewards", false, TN, tn).data;
   p.terminated = U8Arg(info, 3, kKernel, "terminated", true, TN, tn).data;
   p.truncated = U8Arg(info, 4, kKernel, "truncated", true, TN, tn).data;

@@ -50,6 +50,31 @@ struct LambdaReturnsScan {
       }
     }
   }
+
+  // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence), same
+  // arithmetic as Rows.
+  template <bool kWrite>
+  void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const {
+    const size_t N = p.N;
+    double y = *s0, C = s1 ? *s1 : 1.0;
+    const float last = p.last_values ? p.last_values[n] : 0.f;
+    for (size_t t = t_hi; t-- > t_lo;) {
+      const size_t i = t * N + n;
+      const bool term = p.terminated && p.terminated[i];
+      const bool trunc = p.truncated && p.truncated[i];
+      float v_next = p.next_values ? p.next_values[i] : t + 1 < p.T ? p.values[i + N] : last;
+      if (trunc && !p.next_values) v_next = p.final_values[i];
+      const float g = p.gamma.At(t, n);
+      const double lam = (term || trunc || t + 1 == p.T) ? 0.f : p.lambda.At(t, n);
+      const double a = static_cast<double>(p.rewards[i]) + static_cast<double>(term ? 0.f : g) * (1.0 - lam) * v_next;
+      const double c = static_cast<double>(g) * lam;
+      y = a + c * y;
+      if constexpr (kWrite) p.returns[i] = static_cast<float>(y);
+      else C *= c;
+    }
+    *s0 = y;
+    if constexpr (!kWrite) *s1 = C;
+  }
 };
 
 // lambdaReturns(T, N, rewards, values, terminated?, truncated?, nextValues?, lastValues?,
@@ -61,7 +86,7 @@ Napi::Value LambdaReturnsBinding(const Napi::CallbackInfo& info) {
   p.T = SizeArg(info, 0, kKernel, "T");
   p.N = SizeArg(info, 1, kKernel, "N");
   const size_t TN = p.T * p.N;
-  const std::string tn = ShapeText("[T, N]", {p.T, p.N});
+  const Shape tn = ShapeText("[T, N]", {p.T, p.N});
   p.rewards = F32Arg(info, 2, kKernel, "rewards", false, TN, tn).data;
   p.values = F32Arg(info, 3, kKernel, "values", false, TN, tn).data;
   p.terminated = U8Arg(info, 4, kKernel, "terminated", true, TN, tn).data;

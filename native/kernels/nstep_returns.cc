@@ -73,6 +73,40 @@ void NstepRows(const NstepReturnsProblem& p, size_t t0, size_t t1) {
   }
 }
 
+// v'_s of column c (gae's next-value convention), read only where a window ends.
+inline double NextValue(const NstepReturnsProblem& p, size_t s, size_t c, bool truncated) {
+  const size_t i = s * p.N + c;
+  if (p.next_values) return p.next_values[i];
+  if (truncated) return p.final_values[i];  // present whenever truncated is (checked in the binding)
+  if (s + 1 < p.T) return p.values[i + p.N];
+  return p.last_values ? p.last_values[c] : 0.0;
+}
+
+// Few columns: the row-tile loop above would pay its per-row setup for one or two lanes, so
+// walk each column's windows directly and stop each one at its end (scalar, well predicted).
+void NstepNarrow(const NstepReturnsProblem& p, size_t t0, size_t t1) {
+  const size_t T = p.T, N = p.N;
+  for (size_t c = 0; c < N; ++c) {
+    for (size_t t = t0; t < t1; ++t) {
+      const size_t m = std::min(p.n, T - t);
+      double acc = 0.0, disc = 1.0;
+      for (size_t k = 0;; ++k) {
+        const size_t s = t + k, i = s * N + c;
+        const double g = p.gamma.At(s, c);
+        acc += disc * static_cast<double>(p.rewards[i]);
+        if (p.terminated && p.terminated[i]) break;
+        const bool trunc = p.truncated && p.truncated[i];
+        if (trunc || k + 1 == m) {
+          acc += disc * g * NextValue(p, s, c, trunc);
+          break;
+        }
+        disc *= g;
+      }
+      p.returns[t * N + c] = static_cast<float>(acc);
+    }
+  }
+}
+
 // nstepReturns(T, N, rewards, values, terminated?, truncated?, nextValues?, lastValues?,
 //              finalValues?, gamma, n, outReturns, useCuda, async)
 Napi::Value NstepReturnsBinding(const Napi::CallbackInfo& info) {
@@ -82,7 +116,7 @@ Napi::Value NstepReturnsBinding(const Napi::CallbackInfo& info) {
   p.T = SizeArg(info, 0, kKernel, "T");
   p.N = SizeArg(info, 1, kKernel, "N");
   const size_t TN = p.T * p.N;
-  const std::string tn = ShapeText("[T, N]", {p.T, p.N});
+  const Shape tn = ShapeText("[T, N]", {p.T, p.N});
   p.rewards = F32Arg(info, 2, kKernel, "rewards", false, TN, tn).data;
   p.values = F32Arg(info, 3, kKernel, "values", false, TN, tn).data;
   p.terminated = U8Arg(info, 4, kKernel, "terminated", true, TN, tn).data;
@@ -129,7 +163,10 @@ void NstepReturnsCpu(const NstepReturnsProblem& p) {
   // About 32k element-steps per chunk before threads are worth waking.
   const size_t per_row = p.N * std::min(p.n, p.T);
   const size_t grain = std::max<size_t>(1, (size_t{1} << 15) / per_row);
-  ParallelFor(p.T, grain, [&p](size_t t0, size_t t1) { NstepRows(p, t0, t1); });
+  ParallelFor(p.T, grain, [&p](size_t t0, size_t t1) {
+    if (p.N < kNarrowColumns) NstepNarrow(p, t0, t1);  // scan.h's threshold for one-column paths
+    else NstepRows(p, t0, t1);
+  });
 }
 
 RLCORE_EXPORT(nstepReturns, NstepReturnsBinding);

@@ -22,100 +22,120 @@
 namespace rlcore {
 namespace {
 
-// Sequences at least this long are split over time across the pool (ReverseScan, N = 1); the
-// others are scanned whole, one per task, in parallel.
+// Sequences at least this long are split over the pool; the others are scanned whole, one
+// per task, in parallel.
 constexpr size_t kLongSequence = 1 << 15;
 
-// One sequence of len tokens with every token valid: a_t = r_t + γ V_{t+1} - V_t (+ R at the
-// last token, where V_{t+1} = 0), c_t = γ λ.
-struct SequenceScan {
+// Per-token operations: Coef gives a_i and c_i of y_i = a_i + c_i y_{i+1}; Put writes y_i.
+
+// Every token valid: a_i = r_i + γ V_{i+1} - V_i (+ R at the last token, where V_{i+1} = 0),
+// c_i = γ λ.
+struct PlainOp {
   const float* r;  // or null
   const float* v;
   float* adv;
   float* ret;  // or null
   size_t len;
   double R, g, gl;
-  double Boundary(size_t) const { return 0.0; }
-  template <bool kWrite>
-  void Rows(size_t t_lo, size_t t_hi, size_t, size_t, double* s0, double* s1) const {
-    for (size_t t = t_hi; t-- > t_lo;) {
-      const double next = t + 1 < len ? g * v[t + 1] : R;
-      const double a = (r ? static_cast<double>(r[t]) : 0.0) + next - v[t];
-      const double y = ScanApply<kWrite>(a, gl, s0, s1, 0);
-      if constexpr (kWrite) {
-        adv[t] = static_cast<float>(y);
-        if (ret) ret[t] = static_cast<float>(y + v[t]);
-      }
-    }
+  void Coef(size_t i, double* a, double* c) const {
+    const double next = i + 1 < len ? g * v[i + 1] : R;
+    *a = (r ? static_cast<double>(r[i]) : 0.0) + next - v[i];
+    *c = gl;
+  }
+  void Put(size_t i, double y) const {
+    adv[i] = static_cast<float>(y);
+    if (ret) ret[i] = static_cast<float>(y + v[i]);
   }
 };
 
-// A masked row, pass 1: U_t = R at the last valid token, else γ V of the next valid token:
-//   U_t = m_{t+1} γ V_{t+1} + (1 - m_{t+1}) U_{t+1},   U_{L-1} = R.
+// A masked row, pass 1: U_i = R at the last valid token, else γ V of the next valid token:
+//   U_i = m_{i+1} γ V_{i+1} + (1 - m_{i+1}) U_{i+1},   U_{L-1} = R.
 // It is written into adv (a scratch use: pass 2 overwrites every element).
-struct NextValueScan {
+struct NextValueOp {
   const float* v;
   const uint8_t* m;
   float* adv;
   size_t len;
   double R, g;
-  double Boundary(size_t) const { return 0.0; }
-  template <bool kWrite>
-  void Rows(size_t t_lo, size_t t_hi, size_t, size_t, double* s0, double* s1) const {
-    for (size_t t = t_hi; t-- > t_lo;) {
-      const bool last = t + 1 == len;
-      const bool on = !last && m[t + 1] != 0;
-      const double a = last ? R : on ? g * v[t + 1] : 0.0;
-      const double c = (last || on) ? 0.0 : 1.0;
-      const double y = ScanApply<kWrite>(a, c, s0, s1, 0);
-      if constexpr (kWrite) adv[t] = static_cast<float>(y);
-    }
+  void Coef(size_t i, double* a, double* c) const {
+    const bool last = i + 1 == len;
+    const bool on = !last && m[i + 1] != 0;
+    *a = last ? R : on ? g * v[i + 1] : 0.0;
+    *c = (last || on) ? 0.0 : 1.0;
   }
+  void Put(size_t i, double y) const { adv[i] = static_cast<float>(y); }
 };
 
-// A masked row, pass 2: a_t = m_t (r_t + U_t - V_t), c_t = m_t ? γ λ : 1 (masked tokens pass
-// A of the next valid token through). Rows reads U_t from adv[t] before it writes adv[t]; the
-// time chunks of ReverseScan are disjoint, so no other chunk reads what one writes.
-struct MaskedScan {
+// A masked row, pass 2: a_i = m_i (r_i + U_i - V_i), c_i = m_i ? γ λ : 1 (masked tokens pass
+// A of the next valid token through). U_i is read from adv[i] before Put replaces it; every
+// token is read and written by the same thread, and a read-only pass never overlaps a write.
+struct MaskedOp {
   const float* r;  // or null
   const float* v;
   const uint8_t* m;
   float* adv;
   float* ret;  // or null
   double gl;
-  double Boundary(size_t) const { return 0.0; }
-  template <bool kWrite>
-  void Rows(size_t t_lo, size_t t_hi, size_t, size_t, double* s0, double* s1) const {
-    for (size_t t = t_hi; t-- > t_lo;) {
-      const bool on = m[t] != 0;
-      const double rt = r ? static_cast<double>(r[t]) : 0.0;
-      const double a = on ? rt + adv[t] - v[t] : 0.0;
-      const double y = ScanApply<kWrite>(a, on ? gl : 1.0, s0, s1, 0);
-      if constexpr (kWrite) {
-        adv[t] = on ? static_cast<float>(y) : 0.f;
-        if (ret) ret[t] = on ? static_cast<float>(y + v[t]) : 0.f;
-      }
-    }
+  void Coef(size_t i, double* a, double* c) const {
+    const bool on = m[i] != 0;
+    const double ri = r ? static_cast<double>(r[i]) : 0.0;
+    *a = on ? ri + adv[i] - v[i] : 0.0;
+    *c = on ? gl : 1.0;
+  }
+  void Put(size_t i, double y) const {
+    const bool on = m[i] != 0;
+    adv[i] = on ? static_cast<float>(y) : 0.f;
+    if (ret) ret[i] = on ? static_cast<float>(y + v[i]) : 0.f;
   }
 };
 
-// Scans sequence b, whose tokens are [s, s + len): over time on the pool when `split`, else on
-// the calling thread.
-void RunSequence(const TokenGaeProblem& p, size_t b, size_t s, size_t len, bool split) {
+// One sequence as a single-column scan (native/core/scan.h, N = 1). The scan state is held in
+// locals for the whole range so the recurrence chain stays in registers.
+template <class Op>
+struct SequenceView {
+  const Op& op;
+  double Boundary(size_t) const { return 0.0; }
+  template <bool kWrite>
+  void Rows(size_t t_lo, size_t t_hi, size_t, size_t, double* s0, double* s1) const {
+    double y0 = s0[0], y1 = kWrite ? 0.0 : s1[0];
+    for (size_t t = t_hi; t-- > t_lo;) {
+      double a, c;
+      op.Coef(t, &a, &c);
+      const double y = ScanApply<kWrite>(a, c, &y0, &y1, 0);
+      if constexpr (kWrite) op.Put(t, y);
+    }
+    s0[0] = y0;
+    if constexpr (!kWrite) s1[0] = y1;
+  }
+};
+
+// Reverse scan of one sequence with boundary 0: split over time across the pool when
+// `parallel` (ReverseScan), else on the calling thread (no allocation: this runs inside
+// ParallelFor tasks, where nothing may throw).
+template <class Op>
+void ScanSequence(const Op& op, size_t len, bool parallel) {
+  const SequenceView<Op> view{op};
+  if (parallel) {
+    ReverseScan(view, len, 1);
+  } else {
+    const double zero = 0.0;
+    ScanRange(view, 0, len, 0, 1, &zero);
+  }
+}
+
+// Scans sequence b, whose tokens are [s, s + len): over the pool when `parallel`, else on the
+// calling thread.
+void RunSequence(const TokenGaeProblem& p, size_t b, size_t s, size_t len, bool parallel) {
   if (len == 0) return;
   const double g = p.gamma, gl = static_cast<double>(p.gamma) * p.lambda;
   const double R = p.terminal_rewards ? p.terminal_rewards[b] : 0.0;
   const float* r = p.rewards ? p.rewards + s : nullptr;
   float* ret = p.returns ? p.returns + s : nullptr;
-  auto scan = [&](const auto& k) {
-    if (split) ReverseScan(k, len, 1);
-    else ReverseScanSerial(k, len, 0, 1);
-  };
   if (p.mask) {
-    scan(NextValueScan{p.values + s, p.mask + s, p.advantages + s, len, R, g});
-    scan(MaskedScan{r, p.values + s, p.mask + s, p.advantages + s, ret, gl});
+    ScanSequence(NextValueOp{p.values + s, p.mask + s, p.advantages + s, len, R, g}, len, parallel);
+    ScanSequence(MaskedOp{r, p.values + s, p.mask + s, p.advantages + s, ret, gl}, len, parallel);
   } else {
-    scan(SequenceScan{r, p.values + s, p.advantages + s, ret, len, R, g, gl});
+    ScanSequence(PlainOp{r, p.values + s, p.advantages + s, ret, len, R, g, gl}, len, parallel);
   }
 }
 
@@ -185,6 +205,9 @@ Napi::Value TokenGaeBinding(const Napi::CallbackInfo& info) {
     }
     p.B = SizeArg(info, 2, kKernel, "B");
     p.L = SizeArg(info, 3, kKernel, "L");
+    if (p.B > (size_t{1} << 40) / p.L) {
+      ThrowError(env, "ERR_SHAPE", "tokenGae: B * L must be at most 2^40; received " + ShapeText("[B, L]", {p.B, p.L}));
+    }
     p.total = p.B * p.L;
     tshape = ShapeText("[B, L]", {p.B, p.L});
     if (values.length != p.total) {

@@ -14,7 +14,8 @@
 #include "vtrace.h"
 
 #include <algorithm>
-#include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <sstream>
 
@@ -31,9 +32,42 @@ namespace {
 // min(clip, x) that lets a NaN x through (an unclipped NaN ratio must not look like ρ̄).
 inline double ClipRatio(double x, double clip) { return clip < x ? clip : x; }
 
-// e^{logρ} for one row (std::exp does not vectorise without -ffast-math; the rest does).
-inline void Ratios(const float* log_rho, size_t w, double* out) {
-  for (size_t j = 0; j < w; ++j) out[j] = std::exp(static_cast<double>(log_rho[j]));
+// e^x for the importance ratios, branch-free so the row loops vectorise (std::exp is a libm
+// call that GCC vectorises only under -ffast-math). x is clamped to [-700, 100]: every ratio
+// is then a normal double, e^100 is above any threshold (<= FLT_MAX) so clipping is unchanged,
+// and below e^-700 the ratio only scales a float result by < 1e-300. NaN passes through.
+// x = k ln2 + r, |r| <= ln2/2, e^r by its degree-11 Taylor polynomial: relative error < 1e-14.
+inline double RatioExp(float log_rho) {
+  const double x0 = log_rho;
+  const bool nan = !(x0 == x0);
+  const double x = nan ? 0.0 : x0 < -700.0 ? -700.0 : x0 > 100.0 ? 100.0 : x0;
+  constexpr double kLog2e = 1.4426950408889634, kLn2Hi = 0.6931471805598903, kLn2Lo = 5.497923018708371e-14;
+  constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
+  const double k = (x * kLog2e + kRound) - kRound;
+  const double r = (x - k * kLn2Hi) - k * kLn2Lo;
+  double poly = 1.0 / 39916800.0;
+  poly = poly * r + 1.0 / 3628800.0;
+  poly = poly * r + 1.0 / 362880.0;
+  poly = poly * r + 1.0 / 40320.0;
+  poly = poly * r + 1.0 / 5040.0;
+  poly = poly * r + 1.0 / 720.0;
+  poly = poly * r + 1.0 / 120.0;
+  poly = poly * r + 1.0 / 24.0;
+  poly = poly * r + 1.0 / 6.0;
+  poly = poly * r + 0.5;
+  poly = poly * r + 1.0;
+  poly = poly * r + 1.0;
+  const uint64_t bits = static_cast<uint64_t>(static_cast<int64_t>(k) + 1023) << 52;
+  double scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return nan ? x0 : poly * scale;
+}
+
+constexpr size_t kRatioBlock = 256;  // steps whose ratios the one-column paths compute at once
+
+// e^{logρ} for one row.
+inline void Ratios(const float* __restrict log_rho, size_t w, double* __restrict out) {
+  for (size_t j = 0; j < w; ++j) out[j] = RatioExp(log_rho[j]);
 }
 
 struct VtraceScan {
@@ -72,6 +106,41 @@ struct VtraceScan {
       }
     }
   }
+
+  // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence), same
+  // arithmetic as Rows. The ratios of a block of steps are computed first, in a loop that
+  // vectorises; the scalar recurrence then reads them.
+  template <bool kWrite>
+  void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const {
+    const size_t N = p.N;
+    const double clip_rho = p.clip_rho, clip_c = p.clip_c;
+    double y = *s0, C = s1 ? *s1 : 1.0;
+    const float last = p.last_values ? p.last_values[n] : 0.f;
+    alignas(64) double ratio[kRatioBlock];
+    for (size_t hi = t_hi; hi > t_lo;) {
+      const size_t lo = hi - std::min(kRatioBlock, hi - t_lo);
+      for (size_t t = lo; t < hi; ++t) ratio[t - lo] = RatioExp(p.log_rhos[t * N + n]);
+      for (size_t t = hi; t-- > lo;) {
+        const size_t i = t * N + n;
+        const bool term = p.terminated && p.terminated[i];
+        const bool trunc = p.truncated && p.truncated[i];
+        float v_next = p.next_values ? p.next_values[i] : t + 1 < p.T ? p.values[i + N] : last;
+        if (trunc && !p.next_values) v_next = p.final_values[i];
+        const float g = p.gamma.At(t, n);
+        const double td = static_cast<double>(p.rewards[i]) + static_cast<double>(term ? 0.f : g) * v_next -
+                          static_cast<double>(p.values[i]);
+        const double a = ClipRatio(ratio[t - lo], clip_rho) * td;
+        const double c =
+            static_cast<double>((term || trunc) ? 0.f : g * p.lambda.At(t, n)) * ClipRatio(ratio[t - lo], clip_c);
+        y = a + c * y;
+        if constexpr (kWrite) p.vs[i] = static_cast<float>(y + p.values[i]);
+        else C *= c;
+      }
+      hi = lo;
+    }
+    *s0 = y;
+    if constexpr (!kWrite) *s1 = C;
+  }
 };
 
 // pgAdvantages of steps [t0, t1), all columns; reads the finished vs.
@@ -105,6 +174,31 @@ void PgAdvantageRows(const VtraceProblem& p, size_t t0, size_t t1) {
   }
 }
 
+// pgAdvantages of steps [t0, t1) of column c: the narrow-batch path (few columns).
+void PgAdvantageColumn(const VtraceProblem& p, size_t c, size_t t0, size_t t1) {
+  const size_t N = p.N;
+  const double clip_pg = p.clip_pg_rho;
+  const float last = p.last_values ? p.last_values[c] : 0.f;
+  alignas(64) double ratio[kRatioBlock];
+  for (size_t lo = t0; lo < t1; lo += kRatioBlock) {
+    const size_t hi = std::min(t1, lo + kRatioBlock);
+    for (size_t t = lo; t < hi; ++t) ratio[t - lo] = RatioExp(p.log_rhos[t * N + c]);
+    for (size_t t = lo; t < hi; ++t) {
+      const size_t i = t * N + c;
+      const bool term = p.terminated && p.terminated[i];
+      const bool trunc = p.truncated && p.truncated[i];
+      // ṽ_{t+1}: v_{t+1} inside an episode, else v'_t (0 after a termination).
+      const float boot = term                    ? 0.f
+                         : !trunc && t + 1 < p.T ? p.vs[i + N]
+                         : p.next_values         ? p.next_values[i]
+                         : trunc                 ? p.final_values[i]
+                                                 : last;
+      const double target = static_cast<double>(p.rewards[i]) + static_cast<double>(p.gamma.At(t, c)) * boot;
+      p.pg_advantages[i] = static_cast<float>(ClipRatio(ratio[t - lo], clip_pg) * (target - p.values[i]));
+    }
+  }
+}
+
 // A clip threshold: a finite number > 0.
 float ThresholdArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
   Napi::Env env = info.Env();
@@ -132,7 +226,7 @@ Napi::Value VtraceBinding(const Napi::CallbackInfo& info) {
   p.T = SizeArg(info, 0, kKernel, "T");
   p.N = SizeArg(info, 1, kKernel, "N");
   const size_t TN = p.T * p.N;
-  const std::string tn = ShapeText("[T, N]", {p.T, p.N});
+  const Shape tn = ShapeText("[T, N]", {p.T, p.N});
   p.rewards = F32Arg(info, 2, kKernel, "rewards", false, TN, tn).data;
   p.values = F32Arg(info, 3, kKernel, "values", false, TN, tn).data;
   p.terminated = U8Arg(info, 4, kKernel, "terminated", true, TN, tn).data;
@@ -183,7 +277,10 @@ Napi::Value VtraceBinding(const Napi::CallbackInfo& info) {
 void VtraceCpu(const VtraceProblem& p) {
   ReverseScan(VtraceScan{p}, p.T, p.N);
   const size_t grain = std::max<size_t>(1, (size_t{1} << 15) / p.N);
-  ParallelFor(p.T, grain, [&p](size_t t0, size_t t1) { PgAdvantageRows(p, t0, t1); });
+  ParallelFor(p.T, grain, [&p](size_t t0, size_t t1) {
+    if (p.N >= kNarrowColumns) return PgAdvantageRows(p, t0, t1);
+    for (size_t c = 0; c < p.N; ++c) PgAdvantageColumn(p, c, t0, t1);
+  });
 }
 
 RLCORE_EXPORT(vtrace, VtraceBinding);

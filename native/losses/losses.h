@@ -14,11 +14,14 @@ namespace rlcore {
 /// ρ(x) = ½ x² (delta = 0), or Huber: ½ x² for |x| ≤ δ, δ (|x| − ½ δ) beyond.
 inline double LossRho(double x, double delta) {
   const double ax = std::fabs(x);
-  return (delta > 0.0 && ax > delta) ? delta * (ax - 0.5 * delta) : 0.5 * x * x;
+  const double huber = delta * (ax - 0.5 * delta), sq = 0.5 * x * x;
+  return ((delta > 0.0) & (ax > delta)) ? huber : sq;  // `&`, not `&&`: no branch
 }
 /// ρ'(x): x, clamped to [−δ, δ] for Huber.
 inline double LossRhoGrad(double x, double delta) {
-  return delta > 0.0 ? std::fmin(delta, std::fmax(-delta, x)) : x;
+  const double lo = x < -delta ? -delta : x;
+  const double c = lo > delta ? delta : lo;
+  return delta > 0.0 ? c : x;
 }
 
 struct PpoLossProblem {

@@ -15,6 +15,7 @@
 #include "../core/binding.h"
 #include "../dist/args.h"
 #include "../dist/batch.h"
+#include "../dist/fastmath.h"
 #include "losses.h"
 
 namespace rlcore {
@@ -24,17 +25,13 @@ void PpoLossCpu(const PpoLossProblem& p) {
   double mean = 0.0, scale = 1.0;
   if (p.normalize) {
     std::vector<double> part(RowBlocks(B));
-    ForRowBlocks(B, 1, [&](size_t k, size_t r0, size_t r1) {
-      double s = 0.0;
-      for (size_t b = r0; b < r1; ++b) s += p.advantages[b];
-      part[k] = s;
-    });
+    ForRowBlocks(B, 1, [&](size_t k, size_t r0, size_t r1) { part[k] = SumF64(p.advantages + r0, r1 - r0); });
     SumBlocks(part, 1, &mean);
     mean /= static_cast<double>(B);
     ForRowBlocks(B, 1, [&](size_t k, size_t r0, size_t r1) {
-      double s = 0.0;
-      for (size_t b = r0; b < r1; ++b) s += (p.advantages[b] - mean) * (p.advantages[b] - mean);
-      part[k] = s;
+      double dev[kRowBlock];
+      for (size_t b = r0; b < r1; ++b) dev[b - r0] = (p.advantages[b] - mean) * (p.advantages[b] - mean);
+      part[k] = SumF64(dev, r1 - r0);
     });
     double ss = 0.0;
     SumBlocks(part, 1, &ss);
@@ -43,24 +40,36 @@ void PpoLossCpu(const PpoLossProblem& p) {
   }
   constexpr size_t W = 5;
   std::vector<double> part(RowBlocks(B) * W);
-  const double inv_b = 1.0 / static_cast<double>(B), lo = 1.0 - p.clip, hi = 1.0 + p.clip;
+  const double inv_b = 1.0 / static_cast<double>(B), lo = 1.0 - p.clip, hi = 1.0 + p.clip, clip = p.clip;
   ForRowBlocks(B, 2, [&](size_t k, size_t r0, size_t r1) {
-    double pg = 0.0, clipped = 0.0, kl = 0.0, old_kl = 0.0, ent = 0.0;
-    for (size_t b = r0; b < r1; ++b) {
-      const double log_ratio = static_cast<double>(p.new_log_prob[b]) - p.old_log_prob[b];
-      const double r = std::exp(log_ratio);
-      const double adv = (p.advantages[b] - mean) * scale;
-      const double l1 = -adv * r, l2 = -adv * std::fmin(hi, std::fmax(lo, r));
-      const bool unclipped = l1 >= l2;
-      pg += unclipped ? l1 : l2;
-      p.grad_log_prob[b] = static_cast<float>(unclipped ? l1 * inv_b : 0.0);
-      clipped += std::fabs(r - 1.0) > p.clip ? 1.0 : 0.0;
-      kl += (r - 1.0) - log_ratio;
-      old_kl -= log_ratio;
-      if (p.entropy) ent += p.entropy[b];
+    // Per-sample terms in one vectorisable pass, then fixed-order float64 sums.
+    double pg[kRowBlock], clipped[kRowBlock], kl[kRowBlock], old_kl[kRowBlock];
+    float log_ratio_buf[kRowBlock], ratio[kRowBlock];
+    const size_t n = r1 - r0;
+    const float* nl = p.new_log_prob + r0;
+    const float* ol = p.old_log_prob + r0;
+    const float* av = p.advantages + r0;
+    float* g = p.grad_log_prob + r0;
+    // exp in its own pass: GCC vectorises it alone, not fused with the selects below.
+    for (size_t i = 0; i < n; ++i) log_ratio_buf[i] = nl[i] - ol[i];
+    for (size_t i = 0; i < n; ++i) ratio[i] = ExpF(log_ratio_buf[i]);
+    for (size_t i = 0; i < n; ++i) {
+      const float log_ratio = log_ratio_buf[i];
+      const double r = ratio[i];
+      const double adv = (av[i] - mean) * scale;
+      const double r_lo = r < lo ? lo : r;
+      const double rc = r_lo > hi ? hi : r_lo;
+      const double l1 = -adv * r, l2 = -adv * rc;
+      pg[i] = l1 >= l2 ? l1 : l2;
+      g[i] = static_cast<float>((l1 >= l2 ? l1 : 0.0) * inv_b);  // the clipped branch passes no gradient
+      const double dev = r - 1.0;
+      clipped[i] = std::fabs(dev) > clip ? 1.0 : 0.0;
+      kl[i] = dev - log_ratio;
+      old_kl[i] = -static_cast<double>(log_ratio);
     }
     double* o = &part[k * W];
-    o[0] = pg, o[1] = clipped, o[2] = kl, o[3] = old_kl, o[4] = ent;
+    o[0] = SumF64(pg, n), o[1] = SumF64(clipped, n), o[2] = SumF64(kl, n), o[3] = SumF64(old_kl, n);
+    o[4] = p.entropy ? SumF64(p.entropy + r0, n) : 0.0;
   });
   double t[W];
   SumBlocks(part, W, t);

@@ -13,36 +13,48 @@
 #include "../core/binding.h"
 #include "../dist/args.h"
 #include "../dist/batch.h"
+#include "../dist/fastmath.h"
 #include "losses.h"
 
 namespace rlcore {
 
 void ValueLossCpu(const ValueLossProblem& p) {
   const size_t B = p.B;
-  const double inv_b = 1.0 / static_cast<double>(B);
+  const double inv_b = 1.0 / static_cast<double>(B), clip = p.clip, delta = p.delta;
   constexpr size_t W = 3;
   std::vector<double> part(RowBlocks(B) * W);
   ForRowBlocks(B, 2, [&](size_t k, size_t r0, size_t r1) {
-    double loss = 0.0, clipped = 0.0, abs_err = 0.0;
-    for (size_t b = r0; b < r1; ++b) {
-      const double v = p.values[b], e = v - p.returns[b];
-      double l = LossRho(e, p.delta), g = LossRhoGrad(e, p.delta);
-      if (p.old_values) {
-        const double d = v - p.old_values[b];
-        const double ec = p.old_values[b] + std::fmin(p.clip, std::fmax(-p.clip, d)) - p.returns[b];
-        const double lc = LossRho(ec, p.delta);
-        if (lc > l) {
-          l = lc;
-          g = std::fabs(d) <= p.clip ? LossRhoGrad(ec, p.delta) : 0.0;
-        }
-        clipped += std::fabs(d) > p.clip ? 1.0 : 0.0;
+    // Per-sample terms in one vectorisable pass, then fixed-order float64 sums.
+    double loss[kRowBlock], clipped[kRowBlock], abs_err[kRowBlock];
+    const size_t n = r1 - r0;
+    const float* v = p.values + r0;
+    const float* ret = p.returns + r0;
+    const float* old = p.old_values ? p.old_values + r0 : nullptr;
+    float* g = p.grad + r0;
+    for (size_t i = 0; i < n; ++i) {
+      const double e = static_cast<double>(v[i]) - ret[i];
+      loss[i] = LossRho(e, delta);
+      g[i] = static_cast<float>(LossRhoGrad(e, delta) * inv_b);
+      abs_err[i] = std::fabs(e);
+      clipped[i] = 0.0;
+    }
+    if (old) {
+      for (size_t i = 0; i < n; ++i) {
+        const double d = static_cast<double>(v[i]) - old[i];
+        const double d_lo = d < -clip ? -clip : d;
+        const double dc = d_lo > clip ? clip : d_lo;
+        const double ec = old[i] + dc - ret[i];
+        const double lc = LossRho(ec, delta);
+        const bool inside = std::fabs(d) <= clip;
+        const bool take = lc > loss[i];
+        const float gc = static_cast<float>((inside ? 1.0 : 0.0) * LossRhoGrad(ec, delta) * inv_b);
+        g[i] = take ? gc : g[i];
+        loss[i] = take ? lc : loss[i];
+        clipped[i] = inside ? 0.0 : 1.0;
       }
-      loss += l;
-      abs_err += std::fabs(e);
-      p.grad[b] = static_cast<float>(g * inv_b);
     }
     double* o = &part[k * W];
-    o[0] = loss, o[1] = clipped, o[2] = abs_err;
+    o[0] = SumF64(loss, n), o[1] = SumF64(clipped, n), o[2] = SumF64(abs_err, n);
   });
   double t[W];
   SumBlocks(part, W, t);

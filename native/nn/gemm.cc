@@ -25,7 +25,7 @@ constexpr size_t kMR = 6, kNR = 16;
 constexpr size_t kKC = 256;
 constexpr size_t kMCMax = 96;   // multiple of kMR
 constexpr size_t kNCMax = 512;  // multiple of kNR
-constexpr size_t kSlotFloats = kMCMax * kKC + kKC * kNCMax + 64;
+static_assert(GemmWorkspace::kSlotFloats == kMCMax * kKC + kKC * kNCMax, "slot layout");
 
 size_t RoundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
@@ -225,12 +225,7 @@ Grid MakeGrid(size_t M, size_t N, size_t threads) {
 
 }  // namespace
 
-void GemmWorkspace::Reserve(size_t slots, size_t slot_floats) {
-  if (slot_floats_ < slot_floats || buf_.size() < slots * slot_floats) {
-    slot_floats_ = std::max(slot_floats_, slot_floats);
-    buf_.assign(std::max(slots, buf_.size() / std::max<size_t>(slot_floats_, 1)) * slot_floats_, 0.f);
-  }
-}
+void GemmWorkspace::ReserveForPool() { Reserve(static_cast<size_t>(std::max(1, NumThreads()))); }
 
 void Gemm(const GemmProblem& p, GemmWorkspace& ws) {
   if (p.M == 0 || p.N == 0) return;
@@ -239,7 +234,7 @@ void Gemm(const GemmProblem& p, GemmWorkspace& ws) {
   const size_t threads = work < (1 << 18) ? 1 : static_cast<size_t>(std::max(1, NumThreads()));
   const Grid g = MakeGrid(p.M, p.N, threads);
   const size_t tiles = g.mt * g.nt, slots = std::min(threads, tiles);
-  ws.Reserve(slots, kSlotFloats);
+  ws.Reserve(slots);  // normally a no-op: Mlp::Prepare* reserved it on the JS thread
   auto run = [&](size_t s0, size_t s1) {
     for (size_t s = s0; s < s1; ++s) {
       // Slot s takes tiles s, s + slots, ...: a fixed assignment, so a slot's buffer is private.

@@ -35,12 +35,18 @@ struct GemmProblem {
 /// parallel work so nothing allocates (or throws) inside ParallelFor.
 class GemmWorkspace {
  public:
-  float* Slot(size_t s) { return buf_.data() + s * slot_floats_; }
-  void Reserve(size_t slots, size_t slot_floats);
+  /// Floats per slot: a packed A block (96 x 256) and a packed B block (256 x 512).
+  static constexpr size_t kSlotFloats = 96 * 256 + 256 * 512;
+  float* Slot(size_t s) { return buf_.data() + s * kSlotFloats; }
+  /// Makes room for `slots` threads (may throw std::bad_alloc).
+  void Reserve(size_t slots) {
+    if (buf_.size() < slots * kSlotFloats) buf_.resize(slots * kSlotFloats);
+  }
+  /// Makes room for the thread pool's current size.
+  void ReserveForPool();
 
  private:
   std::vector<float> buf_;
-  size_t slot_floats_ = 0;
 };
 
 /// Runs the product, multithreaded over tiles of C when it is large enough. Each C element sums

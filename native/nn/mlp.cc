@@ -85,11 +85,13 @@ void Mlp::PrepareTrain(size_t batch) {
   Grow(pong_, batch * max_width_);
   Grow(dz_, batch * max_width_);
   Grow(colsum_, max_width_);
+  ws_.ReserveForPool();
 }
 
 void Mlp::PrepareInfer(size_t batch) {
   if (stages_.size() > 1) Grow(ping_, batch * max_width_);
   if (stages_.size() > 2) Grow(pong_, batch * max_width_);
+  if (batch > 4) ws_.ReserveForPool();
 }
 
 void Mlp::Forward(const float* params, const float* x, float* out, size_t batch, bool train) {

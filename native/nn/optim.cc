@@ -9,6 +9,11 @@
 #include "../core/binding.h"
 #include "../core/thread_pool.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RLCORE_NN_X86 1
+#include <immintrin.h>
+#endif
+
 namespace rlcore::nn {
 namespace {
 
@@ -22,24 +27,53 @@ void ForBlocks(size_t n, F&& fn) {
 
 }  // namespace
 
+namespace {
+struct AdamCoefs {
+  float b1, b2, c1, c2, step_size, inv_bc2_sqrt, eps, wd, shrink;
+};
+
+inline void AdamOne(float* w, float* m, float* v, const float* g0, const AdamCoefs& k, size_t i) {
+  const float g = g0[i] + k.wd * w[i];
+  const float mi = k.b1 * m[i] + k.c1 * g;
+  const float vi = k.b2 * v[i] + k.c2 * (g * g);
+  m[i] = mi;
+  v[i] = vi;
+  w[i] = w[i] * k.shrink - k.step_size * mi / (std::sqrt(vi) * k.inv_bc2_sqrt + k.eps);
+}
+
+// GCC will not vectorise std::sqrt while it may have to set errno, so the x86 path spells out
+// the same IEEE operations in SSE2 (bit-identical to the scalar loop).
+void AdamRange(float* w, float* m, float* v, const float* g0, const AdamCoefs& k, size_t i0, size_t i1) {
+  size_t i = i0;
+#ifdef RLCORE_NN_X86
+  const __m128 b1 = _mm_set1_ps(k.b1), b2 = _mm_set1_ps(k.b2), c1 = _mm_set1_ps(k.c1), c2 = _mm_set1_ps(k.c2);
+  const __m128 ss = _mm_set1_ps(k.step_size), ib = _mm_set1_ps(k.inv_bc2_sqrt), eps = _mm_set1_ps(k.eps);
+  const __m128 wd = _mm_set1_ps(k.wd), shrink = _mm_set1_ps(k.shrink);
+  for (; i + 4 <= i1; i += 4) {
+    const __m128 wi = _mm_loadu_ps(w + i);
+    const __m128 g = _mm_add_ps(_mm_loadu_ps(g0 + i), _mm_mul_ps(wd, wi));
+    const __m128 mi = _mm_add_ps(_mm_mul_ps(b1, _mm_loadu_ps(m + i)), _mm_mul_ps(c1, g));
+    const __m128 vi = _mm_add_ps(_mm_mul_ps(b2, _mm_loadu_ps(v + i)), _mm_mul_ps(c2, _mm_mul_ps(g, g)));
+    _mm_storeu_ps(m + i, mi);
+    _mm_storeu_ps(v + i, vi);
+    const __m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vi), ib), eps);
+    _mm_storeu_ps(w + i, _mm_sub_ps(_mm_mul_ps(wi, shrink), _mm_div_ps(_mm_mul_ps(ss, mi), den)));
+  }
+#endif
+  for (; i < i1; ++i) AdamOne(w, m, v, g0, k, i);
+}
+}  // namespace
+
 void AdamCpu(const AdamProblem& p) {
-  const float b1 = static_cast<float>(p.beta1), b2 = static_cast<float>(p.beta2);
-  const float c1 = static_cast<float>(1.0 - p.beta1), c2 = static_cast<float>(1.0 - p.beta2);
-  const float step_size = static_cast<float>(p.lr / (1.0 - std::pow(p.beta1, p.step)));
-  const float inv_bc2_sqrt = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(p.beta2, p.step)));
-  const float eps = static_cast<float>(p.eps);
-  const float wd = p.decoupled ? 0.f : static_cast<float>(p.weight_decay);
-  const float shrink = p.decoupled ? static_cast<float>(1.0 - p.lr * p.weight_decay) : 1.f;
-  ForBlocks(p.n, [&](size_t i0, size_t i1) {
-    float *w = p.params, *m = p.m, *v = p.v;
-    const float* g0 = p.grads;
-    for (size_t i = i0; i < i1; ++i) {
-      const float g = g0[i] + wd * w[i];
-      m[i] = b1 * m[i] + c1 * g;
-      v[i] = b2 * v[i] + c2 * (g * g);
-      w[i] = w[i] * shrink - step_size * m[i] / (std::sqrt(v[i]) * inv_bc2_sqrt + eps);
-    }
-  });
+  AdamCoefs k;
+  k.b1 = static_cast<float>(p.beta1), k.b2 = static_cast<float>(p.beta2);
+  k.c1 = static_cast<float>(1.0 - p.beta1), k.c2 = static_cast<float>(1.0 - p.beta2);
+  k.step_size = static_cast<float>(p.lr / (1.0 - std::pow(p.beta1, p.step)));
+  k.inv_bc2_sqrt = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(p.beta2, p.step)));
+  k.eps = static_cast<float>(p.eps);
+  k.wd = p.decoupled ? 0.f : static_cast<float>(p.weight_decay);
+  k.shrink = p.decoupled ? static_cast<float>(1.0 - p.lr * p.weight_decay) : 1.f;
+  ForBlocks(p.n, [&](size_t i0, size_t i1) { AdamRange(p.params, p.m, p.v, p.grads, k, i0, i1); });
 }
 
 void SgdCpu(const SgdProblem& p) {

@@ -122,6 +122,11 @@ export function makeEnv(id: string, options: { maxEpisodeSteps?: number; [option
 }
 
 register('CartPole-v1', {
-  entryPoint: (o) => new CartPoleEnv({ suttonBartoReward: o.suttonBartoReward === true }),
+  entryPoint: (o) => {
+    for (const k of Object.keys(o)) {
+      if (k !== 'suttonBartoReward') throw new RlcoreError('ERR_ARG', `CartPole-v1: unknown option '${k}'; options: suttonBartoReward`);
+    }
+    return new CartPoleEnv({ suttonBartoReward: o.suttonBartoReward === true });
+  },
   maxEpisodeSteps: 500,
 });

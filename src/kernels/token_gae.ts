@@ -121,7 +121,8 @@ function prepare(o: TokenGaeOptions): { args: unknown[]; result: TokenGaeResult 
  * `[T, 1]` with `terminated` set at the last token. Offsets and lengths are checked (negative,
  * decreasing, or not matching the buffer: RlcoreError) before anything is written. Long
  * sequences (a single one of 10^6 tokens, say) are split over time across threads; many short
- * ones run in parallel. Accumulates in float64.
+ * ones run in parallel. Accumulates in float64. Offsets are int32, so a packed batch holds at
+ * most 2^31 - 1 tokens.
  *
  * @example
  * ```ts

@@ -1,7 +1,8 @@
 import { resolveDevice, type Device } from '../device.js';
 import { RlcoreError } from '../errors.js';
 import { native } from '../native.js';
-import { checkArray, checkNoAlias, checkNumber, checkShape, checkStepParam, outArray, requireArray, shapeText } from '../validate.js';
+import { checkDisjoint } from '../dist/common.js';
+import { checkArray, checkNumber, checkShape, checkStepParam, outArray, requireArray, shapeText } from '../validate.js';
 
 /**
  * Inputs of {@link tdLoss}. Give either `targets`, or `rewards` with `nextQ` (and optionally
@@ -83,10 +84,11 @@ function prepare(o: TdLossOptions) {
   const grad = outArray(k, 'out.grad', o.out?.grad, Float32Array, B * A, ba);
   const tdAbs = outArray(k, 'out.tdAbs', o.out?.tdAbs, Float32Array, B, b1);
   const targetsOut = outArray(k, 'out.targets', o.out?.targets, Float32Array, B, b1);
-  const inputs = { q, actions, targets, rewards, dones, nextQ, nextQSelect, gamma: gamma instanceof Float32Array ? gamma : undefined, weights };
-  checkNoAlias(k, 'out.grad', grad, { ...inputs, 'out.tdAbs': tdAbs, 'out.targets': targetsOut });
-  checkNoAlias(k, 'out.tdAbs', tdAbs, { ...inputs, 'out.targets': targetsOut });
-  checkNoAlias(k, 'out.targets', targetsOut, inputs);
+  checkDisjoint(
+    k,
+    [['out.grad', grad], ['out.tdAbs', tdAbs], ['out.targets', targetsOut]],
+    [['q', q], ['actions', actions], ['targets', targets], ['rewards', rewards], ['dones', dones], ['nextQ', nextQ], ['nextQSelect', nextQSelect], ['gamma', gamma], ['weights', weights]],
+  );
   const useCuda = resolveDevice(o.device) === 'cuda';
   const stats = new Float64Array(4);
   return {

@@ -95,22 +95,23 @@ describe('discountedReturns', () => {
   });
 
   it('handles long columns and many columns (threaded paths)', () => {
-    for (const [T, N] of [[100_000, 1], [100_003, 3], [64, 4099]] as const) {
+    for (const [T, N] of [[100_000, 1], [100_003, 3], [20_000, 12], [64, 4099]] as const) {
       const b = batch(T, N, T + N, 0.001, 0.001);
       const got = discountedReturns({ shape: [T, N], ...b, gamma: 0.999 });
       expectClose(got.returns, discountedReturnsRef({ T, N, ...b, gamma: Math.fround(0.999) }), 1e-4, 1e-3);
     }
   });
 
-  it('is the same with 1 thread and with the pool', () => {
-    const T = 50_000, N = 2;
-    const b = batch(T, N, 11, 0.0005, 0.0005);
-    const pooled = discountedReturns({ shape: [T, N], ...b });
-    setNumThreads(1);
-    try {
-      expectClose(discountedReturns({ shape: [T, N], ...b }).returns, pooled.returns, 1e-6, 1e-5);
-    } finally {
-      setNumThreads(2);
+  it('is the same with 1 thread and with the pool (column and row paths)', () => {
+    for (const [T, N] of [[50_000, 2], [10_000, 12]] as const) {
+      const b = batch(T, N, 11, 0.0005, 0.0005);
+      const pooled = discountedReturns({ shape: [T, N], ...b });
+      setNumThreads(1);
+      try {
+        expectClose(discountedReturns({ shape: [T, N], ...b }).returns, pooled.returns, 1e-6, 1e-5);
+      } finally {
+        setNumThreads(2);
+      }
     }
   });
 

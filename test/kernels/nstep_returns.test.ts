@@ -122,15 +122,16 @@ describe('nstepReturns', () => {
     }
   });
 
-  it('is identical with 1 thread and with the pool', () => {
-    const T = 20_000, N = 3;
-    const b = batch(T, N, 11, 0.01, 0.01);
-    const pooled = nstepReturns({ shape: [T, N], ...b, n: 8 });
-    setNumThreads(1);
-    try {
-      expect(Array.from(nstepReturns({ shape: [T, N], ...b, n: 8 }).returns)).toEqual(Array.from(pooled.returns));
-    } finally {
-      setNumThreads(2);
+  it('is identical with 1 thread and with the pool (narrow and row paths)', () => {
+    for (const [T, N] of [[20_000, 3], [5_000, 12]] as const) {
+      const b = batch(T, N, 11, 0.01, 0.01);
+      const pooled = nstepReturns({ shape: [T, N], ...b, n: 8 });
+      setNumThreads(1);
+      try {
+        expect(Array.from(nstepReturns({ shape: [T, N], ...b, n: 8 }).returns)).toEqual(Array.from(pooled.returns));
+      } finally {
+        setNumThreads(2);
+      }
     }
   });
 

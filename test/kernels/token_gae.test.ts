@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { gae, RlcoreError, setNumThreads, tokenGae, tokenGaeAsync } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { tokenGaeRef } from '../reference/token_gae.js';
-import { cudaPresent, expectClose, flagProbArb, randomF32, randomFlags, rng } from '../helpers.js';
+import { cudaPresent, expectClose, randomF32, randomFlags, rng } from '../helpers.js';
 
 const lengthsArb = fc.array(fc.oneof(fc.constant(0), fc.constant(1), fc.integer({ min: 1, max: 200 })), { minLength: 1, maxLength: 40 });
 const paramArb = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })).map(Math.fround);
 const rewardKindArb = fc.constantFrom('tokens', 'terminal', 'both');
+/** Probability that a token is valid: all, none, or clearly in between (holes everywhere). */
+const validProbArb = fc.oneof(fc.constant(1), fc.constant(0), fc.integer({ min: 5, max: 95 }).map((k) => k / 100));
 
 function code(f: () => unknown): string {
   try {
@@ -52,7 +54,7 @@ describe('tokenGae', () => {
         fc.integer({ min: 1, max: 20 }),
         fc.integer({ min: 1, max: 150 }),
         fc.integer(),
-        flagProbArb.map((p) => 1 - p),
+        validProbArb,
         paramArb,
         paramArb,
         rewardKindArb,
@@ -232,6 +234,7 @@ describe('tokenGae', () => {
       [null, new Int32Array([0, 2147483647, 4]), null, null, null, f, null, f, 0.9, 0.9, new Float32Array(4)],
       [null, null, 2, 2, null, f, null, f, 0.9, 0.9, f],
       [null, null, 2 ** 50, 2, null, f, null, f, 0.9, 0.9, new Float32Array(4)],
+      [null, null, 2 ** 40, 2 ** 24, null, new Float32Array(0), null, new Float32Array(0), 0.9, 0.9, new Float32Array(0)],
       [null, null, 2, 2, 'x', f, null, f, 0.9, 0.9, new Float32Array(4)],
       [l, l, null, null, null, f, null, f, 0.9, 0.9, new Float32Array(4)],
     ];

@@ -115,7 +115,7 @@ describe('vtrace', () => {
   });
 
   it('handles long columns and many columns (threaded paths)', () => {
-    for (const [T, N] of [[100_000, 1], [100_003, 3], [64, 4099]] as const) {
+    for (const [T, N] of [[100_000, 1], [100_003, 3], [20_000, 12], [64, 4099]] as const) {
       const b = batch(T, N, T + N, 0.001, 0.001);
       const got = vtrace({ shape: [T, N], ...b, gamma: 0.999, lambda: 0.98 });
       const want = vtraceRef({ T, N, ...b, gamma: Math.fround(0.999), lambda: Math.fround(0.98), ...clips });
@@ -124,17 +124,18 @@ describe('vtrace', () => {
     }
   });
 
-  it('is the same with 1 thread and with the pool', () => {
-    const T = 50_000, N = 2;
-    const b = batch(T, N, 11, 0.0005, 0.0005);
-    const pooled = vtrace({ shape: [T, N], ...b });
-    setNumThreads(1);
-    try {
-      const single = vtrace({ shape: [T, N], ...b });
-      expectClose(single.vs, pooled.vs, 1e-6, 1e-5);
-      expectClose(single.pgAdvantages, pooled.pgAdvantages, 1e-6, 1e-5);
-    } finally {
-      setNumThreads(2);
+  it('is the same with 1 thread and with the pool (column and row paths)', () => {
+    for (const [T, N] of [[50_000, 2], [10_000, 12]] as const) {
+      const b = batch(T, N, 11, 0.0005, 0.0005);
+      const pooled = vtrace({ shape: [T, N], ...b });
+      setNumThreads(1);
+      try {
+        const single = vtrace({ shape: [T, N], ...b });
+        expectClose(single.vs, pooled.vs, 1e-6, 1e-5);
+        expectClose(single.pgAdvantages, pooled.pgAdvantages, 1e-6, 1e-5);
+      } finally {
+        setNumThreads(2);
+      }
     }
   });
 

@@ -17,6 +17,7 @@ export function groupNormalizeRef(o: GroupNormalizeRef) {
   for (let i = 0; i < B; i++) members[o.groupIds[i]].push(i);
   const stats = members.map((m) => meanStd(m.map((i) => o.rewards[i]), o.unbiased));
   const batch = meanStd(Array.from(o.rewards), o.unbiased);
+  const sums = members.map((m) => m.reduce((s, i) => s + o.rewards[i], 0));
   const advantages = new Array<number>(B).fill(0);
   for (let i = 0; i < B; i++) {
     const g = o.groupIds[i], { mean, std } = stats[g], r = o.rewards[i];
@@ -24,8 +25,8 @@ export function groupNormalizeRef(o: GroupNormalizeRef) {
     else if (o.mode === 'mean') advantages[i] = r - mean;
     else if (o.mode === 'batchStd') advantages[i] = (r - mean) / (batch.std + o.eps);
     else {
-      const others = members[g].filter((j) => j !== i);
-      advantages[i] = others.length === 0 ? 0 : r - others.reduce((s, j) => s + o.rewards[j], 0) / others.length;
+      const others = members[g].length - 1; // mean of the other members of the group
+      advantages[i] = others === 0 ? 0 : r - (sums[g] - r) / others;
     }
   }
   const zeroGroups = members.map((m) => (m.length > 0 && m.every((i) => o.rewards[i] === o.rewards[m[0]]) ? 1 : 0));
