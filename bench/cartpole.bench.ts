@@ -1,7 +1,8 @@
 // Environment steps per second: the native batched CartPole-v1 against the TypeScript
 // SyncVectorEnv of the same environment, N = 1, 16, 256, 4096, same run. Actions are fixed
 // random bits written once, so both sides time only the stepping (autoresets included).
-import { make, type VectorEnv } from '../src/index.js';
+import { backends, make, type VectorEnv } from '../src/index.js';
+import { native } from '../src/native.js';
 import { timeIt, type BenchRow } from './harness.js';
 
 function prepare(env: VectorEnv, N: number): () => void {
@@ -24,5 +25,8 @@ export default function bench(): BenchRow[] {
     const tsEnv = make('CartPole-v1', { numEnvs: N, backend: 'ts' });
     rows.push({ kernel: 'cartpole step', size, impl: 'ts loop', elements: N, bytes, seconds: timeIt(prepare(tsEnv, N)) });
   }
+  // The floor at N = 1: one bare call into the addon (setNumThreads: one number, an atomic store).
+  const threads = backends().cpu.threads, setThreads = native().setNumThreads;
+  rows.push({ kernel: 'cartpole step', size: 'N=1', impl: 'bare N-API call', elements: 1, bytes: 0, seconds: timeIt(() => setThreads(threads)) });
   return rows;
 }

@@ -78,7 +78,8 @@ __device__ __forceinline__ DeviceMoments RunMoments(const float* x, const uint8_
   return {count, mean, m2};
 }
 
-__global__ void __launch_bounds__(kThreads) PartialKernel(const float* x, const uint8_t* mask, size_t n,
+// static: these kernels live in a header included by several .cu files.
+static __global__ void __launch_bounds__(kThreads) PartialKernel(const float* x, const uint8_t* mask, size_t n,
                                                           DeviceMoments* partial) {
   DeviceMoments m{0.0, 0.0, 0.0};
   const size_t runs = (n + kRun - 1) / kRun;
@@ -91,7 +92,7 @@ __global__ void __launch_bounds__(kThreads) PartialKernel(const float* x, const 
   if (threadIdx.x == 0) partial[blockIdx.x] = m;
 }
 
-__global__ void __launch_bounds__(kThreads) FinalKernel(const DeviceMoments* partial, unsigned count,
+static __global__ void __launch_bounds__(kThreads) FinalKernel(const DeviceMoments* partial, unsigned count,
                                                         DeviceMoments* out) {
   DeviceMoments m{0.0, 0.0, 0.0};
   for (unsigned b = threadIdx.x; b < count; b += kThreads) m = MergeMoments(m, partial[b]);

@@ -130,6 +130,18 @@ size_t SizeArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, con
   return static_cast<size_t>(d);
 }
 
+size_t CheckedProduct(Napi::Env env, const char* kernel, const Shape& shape) {
+  constexpr size_t kMax = size_t{1} << 40;
+  size_t product = 1;
+  for (size_t k = 0; k < shape.rank; ++k) {
+    if (shape.sizes[k] != 0 && product > kMax / shape.sizes[k]) {
+      ThrowError(env, "ERR_SHAPE", std::string(kernel) + ": " + shape.Text() + " has more than 2^40 elements");
+    }
+    product *= shape.sizes[k];
+  }
+  return product;
+}
+
 double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name, double lo,
                  double hi) {
   Napi::Env env = info.Env();

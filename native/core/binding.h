@@ -57,6 +57,8 @@ ArrayArg<int32_t> I32Arg(const Napi::CallbackInfo& info, size_t i, const char* k
 
 /// A positive integer size argument (1 .. 2^40); ERR_ARG / ERR_SHAPE otherwise.
 size_t SizeArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name);
+/// The product of sizes (e.g. T*N); ERR_SHAPE if it exceeds 2^40 elements (no overflow possible).
+size_t CheckedProduct(Napi::Env env, const char* kernel, const Shape& shape);
 /// A finite number argument within [lo, hi]; ERR_ARG / ERR_RANGE otherwise.
 double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name, double lo,
                  double hi);

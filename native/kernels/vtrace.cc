@@ -204,8 +204,8 @@ float ThresholdArg(const Napi::CallbackInfo& info, size_t i, const char* kernel,
   Napi::Env env = info.Env();
   Napi::Value v = i < info.Length() ? info[i] : env.Undefined();
   if (!v.IsNumber()) {
-    ThrowError(env, "ERR_ARG", std::string(kernel) + ": " + name + " must be a number; received a " +
-                                   (v.IsUndefined() ? "undefined" : v.IsString() ? "string" : "non-number"));
+    ThrowError(env, "ERR_ARG", std::string(kernel) + ": " + name + " must be a number; received " +
+                                   (v.IsUndefined() ? "undefined" : v.IsString() ? "a string" : "a non-number"));
   }
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!(d > 0 && d <= std::numeric_limits<float>::max())) {

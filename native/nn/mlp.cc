@@ -150,6 +150,7 @@ void Mlp::Backward(const float* params, float* grads, const float* dout, float* 
     if (dx) std::memmove(dx, dout, batch * input_size_ * sizeof(float));
     return;
   }
+  if (!grads && !dx) return;
   const float* dy = dout;
   for (size_t s = S; s-- > 0;) {
     const Stage& st = stages_[s];

@@ -444,10 +444,12 @@ function boxOf(env: VectorEnv, who: string): Box {
 export class ClipAction extends VectorWrapper {
   private readonly own: Float32Array;
   private readonly box: Box;
+  private readonly space: Box;
   /** @param env - an environment with a Box action space */
   constructor(env: VectorEnv) {
     super(env);
     this.box = boxOf(env, 'ClipAction');
+    this.space = new Box(-Infinity, Infinity, this.box.shape);
     this.own = new Float32Array(env.actions.length);
   }
   /** Unclipped action buffer (write actions here). */
@@ -456,7 +458,7 @@ export class ClipAction extends VectorWrapper {
   }
   /** Any finite actions: the space is unbounded. */
   override get singleActionSpace(): Box {
-    return new Box(-Infinity, Infinity, this.box.shape);
+    return this.space;
   }
   /** Clips the actions and steps. */
   override step(actions?: ArrayLike<number>): VectorBuffers {
@@ -480,6 +482,7 @@ export class RescaleAction extends VectorWrapper {
   private readonly box: Box;
   private readonly minAction: number;
   private readonly maxAction: number;
+  private readonly space: Box;
   /**
    * @param env - an environment with a bounded Box action space
    * @param minAction - the new lower bound (default -1)
@@ -496,6 +499,7 @@ export class RescaleAction extends VectorWrapper {
     this.minAction = checkNumber('RescaleAction', 'minAction', minAction, -Number.MAX_VALUE, Number.MAX_VALUE);
     this.maxAction = checkNumber('RescaleAction', 'maxAction', maxAction, -Number.MAX_VALUE, Number.MAX_VALUE);
     if (!(this.maxAction > this.minAction)) throw new RlcoreError('ERR_RANGE', `RescaleAction: need minAction < maxAction; received ${minAction} and ${maxAction}`);
+    this.space = new Box(this.minAction, this.maxAction, this.box.shape);
     this.own = new Float32Array(env.actions.length);
   }
   /** Action buffer in [minAction, maxAction]. */
@@ -504,7 +508,7 @@ export class RescaleAction extends VectorWrapper {
   }
   /** Box(minAction, maxAction) of the wrapped shape. */
   override get singleActionSpace(): Box {
-    return new Box(this.minAction, this.maxAction, this.box.shape);
+    return this.space;
   }
   /** Rescales the actions and steps. */
   override step(actions?: ArrayLike<number>): VectorBuffers {

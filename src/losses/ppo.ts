@@ -47,7 +47,9 @@ export interface PpoLossResult {
   gradEntropy: number;
 }
 
-function prepare(o: PpoLossOptions) {
+const SYNC_STATS = new Float64Array(6);
+
+function prepare(isAsync: boolean, o: PpoLossOptions) {
   const k = 'ppoLoss';
   if (!Array.isArray(o?.shape) || o.shape.length !== 1) throw new RlcoreError('ERR_SHAPE', `${k}: shape must be [B]; received ${String(o?.shape)}`);
   const B = checkSize(k, 'shape[0] (B)', o.shape[0]);
@@ -61,7 +63,8 @@ function prepare(o: PpoLossOptions) {
   const grad = outArray(k, 'out.gradLogProb', o.out?.gradLogProb, Float32Array, B, b1);
   checkNoAlias(k, 'out.gradLogProb', grad, { newLogProb, oldLogProb, advantages, entropy });
   const useCuda = resolveDevice(o.device) === 'cuda';
-  const stats = new Float64Array(6);
+  // Sync calls share one statistics buffer (read right after the call); async calls get their own.
+  const stats = isAsync ? new Float64Array(6) : SYNC_STATS;
   return { args: [B, newLogProb, oldLogProb, advantages, entropy, clip, entCoef, !!o.normalizeAdvantages, grad, stats, useCuda], stats, grad, gradEntropy: entropy ? -entCoef / B : 0 };
 }
 
@@ -90,14 +93,14 @@ function finish(p: ReturnType<typeof prepare>): PpoLossResult {
  * ```
  */
 export function ppoLoss(options: PpoLossOptions): PpoLossResult {
-  const p = prepare(options);
+  const p = prepare(false, options);
   native().ppoLoss(...p.args, false);
   return finish(p);
 }
 
 /** {@link ppoLoss} on a libuv worker thread. Do not touch the arrays until it settles. */
 export async function ppoLossAsync(options: PpoLossOptions): Promise<PpoLossResult> {
-  const p = prepare(options);
+  const p = prepare(true, options);
   await native().ppoLoss(...p.args, true);
   return finish(p);
 }

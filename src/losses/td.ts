@@ -57,7 +57,9 @@ export interface TdLossResult {
   targets: Float32Array;
 }
 
-function prepare(o: TdLossOptions) {
+const SYNC_STATS = new Float64Array(4);
+
+function prepare(isAsync: boolean, o: TdLossOptions) {
   const k = 'tdLoss';
   const [B, A] = checkShape(k, 'shape', o?.shape, ['B', 'A']);
   const ba = shapeText(['B', 'A'], [B, A]), b1 = shapeText(['B'], [B]);
@@ -90,7 +92,8 @@ function prepare(o: TdLossOptions) {
     [['q', q], ['actions', actions], ['targets', targets], ['rewards', rewards], ['dones', dones], ['nextQ', nextQ], ['nextQSelect', nextQSelect], ['gamma', gamma], ['weights', weights]],
   );
   const useCuda = resolveDevice(o.device) === 'cuda';
-  const stats = new Float64Array(4);
+  // Sync calls share one statistics buffer (read right after the call); async calls get their own.
+  const stats = isAsync ? new Float64Array(4) : SYNC_STATS;
   return {
     args: [B, A, q, actions, targets, rewards, dones, nextQ, nextQSelect, gamma, weights, kind === 'huber' ? delta : 0, grad, tdAbs, targetsOut, stats, useCuda],
     stats, grad, tdAbs, targetsOut,
@@ -124,14 +127,14 @@ function finish(p: ReturnType<typeof prepare>): TdLossResult {
  * ```
  */
 export function tdLoss(options: TdLossOptions): TdLossResult {
-  const p = prepare(options);
+  const p = prepare(false, options);
   native().tdLoss(...p.args, false);
   return finish(p);
 }
 
 /** {@link tdLoss} on a libuv worker thread. Do not touch the arrays until it settles. */
 export async function tdLossAsync(options: TdLossOptions): Promise<TdLossResult> {
-  const p = prepare(options);
+  const p = prepare(true, options);
   await native().tdLoss(...p.args, true);
   return finish(p);
 }

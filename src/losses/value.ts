@@ -37,7 +37,9 @@ export interface ValueLossResult {
   grad: Float32Array;
 }
 
-function prepare(o: ValueLossOptions) {
+const SYNC_STATS = new Float64Array(3);
+
+function prepare(isAsync: boolean, o: ValueLossOptions) {
   const k = 'valueLoss';
   if (!Array.isArray(o?.shape) || o.shape.length !== 1) throw new RlcoreError('ERR_SHAPE', `${k}: shape must be [B]; received ${String(o?.shape)}`);
   const B = checkSize(k, 'shape[0] (B)', o.shape[0]);
@@ -52,7 +54,8 @@ function prepare(o: ValueLossOptions) {
   const grad = outArray(k, 'out.grad', o.out?.grad, Float32Array, B, b1);
   checkNoAlias(k, 'out.grad', grad, { values, returns, oldValues });
   const useCuda = resolveDevice(o.device) === 'cuda';
-  const stats = new Float64Array(3);
+  // Sync calls share one statistics buffer (read right after the call); async calls get their own.
+  const stats = isAsync ? new Float64Array(3) : SYNC_STATS;
   return { args: [B, values, returns, oldValues, clip, kind === 'huber' ? delta : 0, grad, stats, useCuda], stats, grad };
 }
 
@@ -79,14 +82,14 @@ function finish(p: ReturnType<typeof prepare>): ValueLossResult {
  * ```
  */
 export function valueLoss(options: ValueLossOptions): ValueLossResult {
-  const p = prepare(options);
+  const p = prepare(false, options);
   native().valueLoss(...p.args, false);
   return finish(p);
 }
 
 /** {@link valueLoss} on a libuv worker thread. Do not touch the arrays until it settles. */
 export async function valueLossAsync(options: ValueLossOptions): Promise<ValueLossResult> {
-  const p = prepare(options);
+  const p = prepare(true, options);
   await native().valueLoss(...p.args, true);
   return finish(p);
 }

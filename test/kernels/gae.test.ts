@@ -179,6 +179,7 @@ describe('gae', () => {
       [2, 2, f, f, null, null, null, null, null, 0.9, 0.9, new Float32Array(3)],
       [2, 2, f, f, null, null, null, null, null, 2, 0.9, new Float32Array(4)],
       [2 ** 50, 2, f, f],
+      [2 ** 40, 2 ** 24, new Float32Array(0), new Float32Array(0), null, null, null, null, null, 0.9, 0.9, new Float32Array(0), new Float32Array(0)],
       [2, 2, 'x', f],
       [2, 2, f, f, null, new Uint8Array(4), null, null, null, 0.9, 0.9, new Float32Array(4)],
     ];
