@@ -85,8 +85,8 @@ Napi::Value LambdaReturnsBinding(const Napi::CallbackInfo& info) {
   LambdaReturnsProblem p;
   p.T = SizeArg(info, 0, kKernel, "T");
   p.N = SizeArg(info, 1, kKernel, "N");
-  const size_t TN = p.T * p.N;
   const Shape tn = ShapeText("[T, N]", {p.T, p.N});
+  const size_t TN = CheckedProduct(env, kKernel, tn);
   p.rewards = F32Arg(info, 2, kKernel, "rewards", false, TN, tn).data;
   p.values = F32Arg(info, 3, kKernel, "values", false, TN, tn).data;
   p.terminated = U8Arg(info, 4, kKernel, "terminated", true, TN, tn).data;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "../core/thread_pool.h"
 
@@ -149,6 +150,8 @@ void Epilogue(const GemmProblem& p, size_t i0, size_t i1, size_t j0, size_t j1) 
   }
 }
 
+// One tile of C (of C^T when p.c_transposed: then the micro-tile goes through a small buffer
+// and is scattered, and the epilogue runs in C's own coordinates).
 void Tile(const GemmProblem& p, size_t i0, size_t i1, size_t j0, size_t j1, float* slot) {
   float* ap = slot;
   float* bp = slot + kMCMax * kKC;
@@ -162,11 +165,22 @@ void Tile(const GemmProblem& p, size_t i0, size_t i1, size_t j0, size_t j1, floa
       const size_t nr = std::min(kNR, nc - js);
       for (size_t is = 0; is < mc; is += kMR) {
         const size_t mr = std::min(kMR, mc - is);
-        kKernel(kc, ap + is * kc, bp + js * kc, p.C + (i0 + is) * p.ldc + j0 + js, p.ldc, mr, nr, add);
+        if (!p.c_transposed) {
+          kKernel(kc, ap + is * kc, bp + js * kc, p.C + (i0 + is) * p.ldc + j0 + js, p.ldc, mr, nr, add);
+          continue;
+        }
+        alignas(32) float tmp[kMR * kNR];
+        kKernel(kc, ap + is * kc, bp + js * kc, tmp, kNR, mr, nr, false);
+        for (size_t j = 0; j < nr; ++j) {
+          float* cj = p.C + (j0 + js + j) * p.ldc + i0 + is;
+          for (size_t i = 0; i < mr; ++i) cj[i] = add ? cj[i] + tmp[i * kNR + j] : tmp[i * kNR + j];
+        }
       }
     }
   }
-  if (p.bias || p.act != Act::kNone) Epilogue(p, i0, i1, j0, j1);
+  if (!(p.bias || p.act != Act::kNone)) return;
+  if (p.c_transposed) Epilogue(p, j0, j1, i0, i1);
+  else Epilogue(p, i0, i1, j0, j1);
 }
 
 // c[j] (+)= dot(a, W[j, :K]) for j < N, W rows ldw apart: the batch-1 forward of a Linear.
@@ -268,9 +282,19 @@ Grid MakeGrid(size_t M, size_t N, size_t threads) {
 
 void GemmWorkspace::ReserveForPool() { Reserve(static_cast<size_t>(std::max(1, NumThreads()))); }
 
-void Gemm(const GemmProblem& p, GemmWorkspace& ws) {
-  if (p.M == 0 || p.N == 0) return;
-  if (SmallM(p)) return;
+void Gemm(const GemmProblem& problem, GemmWorkspace& ws) {
+  if (problem.M == 0 || problem.N == 0) return;
+  if (SmallM(problem)) return;
+  GemmProblem p = problem;
+  if (p.N <= 8 && p.M >= 4 * p.N) {
+    // Few output columns (a value or logits head): padding N to the 16-wide micro-tile would
+    // waste most of it, so compute C^T = B^T A^T, whose long dimension is the batch.
+    p.c_transposed = true;
+    std::swap(p.M, p.N);
+    const MatView a = p.A;
+    p.A = {problem.B.data, problem.B.cs, problem.B.rs};
+    p.B = {a.data, a.cs, a.rs};
+  }
   const double work = static_cast<double>(p.M) * p.N * p.K;
   const size_t threads = work < (1 << 18) ? 1 : static_cast<size_t>(std::max(1, NumThreads()));
   const Grid g = MakeGrid(p.M, p.N, threads);

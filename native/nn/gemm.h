@@ -29,6 +29,8 @@ struct GemmProblem {
   bool accumulate = false;
   const float* bias = nullptr;  // [N] or null
   Act act = Act::kNone;
+  /// Set by Gemm itself: the product is computed as C^T = B^T A^T (few output columns).
+  bool c_transposed = false;
 };
 
 /// Scratch for packed panels, one slot per thread; grown on the calling thread before any

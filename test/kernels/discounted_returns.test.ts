@@ -156,6 +156,7 @@ describe('discountedReturns', () => {
       [2, 2, f, null, null, null, null, -1, out],
       [2, 2, f, null, null, null, null, {}, out],
       [NaN, 2, f, null, null, null, null, 0.9, out],
+      [2 ** 40, 2 ** 40, f, f],
       [2, 2, f, new Uint8Array(3), null, null, null, 0.9, out],
       [2, 2, f, null, null, new Float32Array(4), null, 0.9, out],
       [2, 2, f, null, null, null, null, 0.9, f],

@@ -197,6 +197,7 @@ describe('lambdaReturns', () => {
       [2, 2, f, f, null, null, null, null, null, 2, 0.9, out],
       [2, 2, f, f, null, null, null, null, null, 0.9, '0.9', out],
       [2 ** 50, 2, f, f],
+      [2 ** 40, 2 ** 40, f, f],
       [2, 2, 'x', f],
       [2, 2, f, f, null, new Uint8Array(4), null, null, null, 0.9, 0.9, out],
       [2, 2, f, f, null, null, null, null, null, 0.9, 0.9, f],

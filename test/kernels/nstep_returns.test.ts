@@ -173,6 +173,7 @@ describe('nstepReturns', () => {
     const attempts: unknown[][] = [
       [],
       [2, 2, f, f],
+      [2 ** 40, 2 ** 40, f, f],
       [2, 2, f, f, null, null, null, null, null, 0.9, 2, new Float32Array(3)],
       [2, 2, f, f, null, null, null, null, null, 0.9, 0, out],
       [2, 2, f, f, null, null, null, null, null, 0.9, 2.5, out],

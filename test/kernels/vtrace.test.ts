@@ -190,6 +190,7 @@ describe('vtrace', () => {
     const attempts: unknown[][] = [
       [],
       [2, 2, f, f],
+      [2 ** 40, 2 ** 40, f, f],
       ok(9, null),
       ok(9, new Float32Array(3)),
       ok(12, 0),
