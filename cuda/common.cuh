@@ -29,7 +29,7 @@ inline void Check(cudaError_t e, const char* what) {
 /// A non-blocking stream owned by one call; synchronised and destroyed on scope exit.
 class Stream {
  public:
-  Stream() { RLCORE_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
+  Stream() { Check(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags"); }
   ~Stream() {
     // Outstanding work must finish before buffers freed on this stream are reused; errors were
     // (or will be) reported by Sync(), and a destructor must not throw.

@@ -17,47 +17,55 @@
 #include "../core/binding.h"
 #include "../dist/args.h"
 #include "../dist/batch.h"
+#include "../dist/fastmath.h"
 #include "losses.h"
 
 namespace rlcore {
 
 void TdLossCpu(const TdLossProblem& p) {
   const size_t B = p.B, A = p.A, NA = p.next_q_width;
-  const double inv_b = 1.0 / static_cast<double>(B);
+  const double inv_b = 1.0 / static_cast<double>(B), delta = p.delta;
   constexpr size_t W = 4;
   std::vector<double> part(RowBlocks(B) * W);
   ForRowBlocks(B, 2 * A + 2, [&](size_t k, size_t r0, size_t r1) {
-    double loss = 0.0, q_sum = 0.0, abs_sum = 0.0, y_sum = 0.0;
-    for (size_t b = r0; b < r1; ++b) {
-      const size_t a = p.actions ? static_cast<size_t>(p.actions[b]) : 0;
-      const double qa = p.q[b * A + a];
-      double y;
-      if (p.targets) {
-        y = p.targets[b];
-      } else {
+    // Gathers per row (argmax, taken action), then flat vectorisable passes and fixed-order sums.
+    double qa[kRowBlock], y[kRowBlock], loss[kRowBlock], abs_td[kRowBlock];
+    float g[kRowBlock];
+    const size_t n = r1 - r0;
+    for (size_t i = 0; i < n; ++i) qa[i] = p.q[(r0 + i) * A + (p.actions ? static_cast<size_t>(p.actions[r0 + i]) : 0)];
+    if (p.targets) {
+      for (size_t i = 0; i < n; ++i) y[i] = p.targets[r0 + i];
+    } else {
+      for (size_t i = 0; i < n; ++i) {
+        const size_t b = r0 + i;
         const float* nq = p.next_q + b * NA;
+        const float* sel = p.next_q_select ? p.next_q_select + b * NA : nq;
         size_t pick = 0;
-        if (NA > 1) {
-          const float* sel = p.next_q_select ? p.next_q_select + b * NA : nq;
-          for (size_t j = 1; j < NA; ++j)
-            if (sel[j] > sel[pick]) pick = j;  // first maximum, as argmax
-        }
-        const double live = (p.dones && p.dones[b]) ? 0.0 : 1.0;
-        y = static_cast<double>(p.rewards[b]) + static_cast<double>(p.gamma.At(b, 0)) * live * nq[pick];
+        for (size_t j = 1; j < NA; ++j) pick = sel[j] > sel[pick] ? j : pick;  // first maximum, as argmax
+        y[i] = nq[pick];  // bootstrap value v'
       }
-      const double d = qa - y, w = p.weights ? p.weights[b] : 1.0;
-      loss += w * LossRho(d, p.delta);
-      q_sum += qa;
-      abs_sum += std::fabs(d);
-      y_sum += y;
-      float* g = p.grad + b * A;
-      for (size_t j = 0; j < A; ++j) g[j] = 0.f;
-      g[a] = static_cast<float>(w * LossRhoGrad(d, p.delta) * inv_b);
-      if (p.td_abs) p.td_abs[b] = static_cast<float>(std::fabs(d));
-      if (p.target_out) p.target_out[b] = static_cast<float>(y);
+      const uint8_t* done = p.dones ? p.dones + r0 : nullptr;
+      for (size_t i = 0; i < n; ++i) {
+        const double live = (done && done[i]) ? 0.0 : 1.0;
+        y[i] = static_cast<double>(p.rewards[r0 + i]) + static_cast<double>(p.gamma.At(r0 + i, 0)) * live * y[i];
+      }
     }
+    const float* w = p.weights ? p.weights + r0 : nullptr;
+    for (size_t i = 0; i < n; ++i) {
+      const double d = qa[i] - y[i], wi = w ? w[i] : 1.0;
+      loss[i] = wi * LossRho(d, delta);
+      abs_td[i] = std::fabs(d);
+      g[i] = static_cast<float>(wi * LossRhoGrad(d, delta) * inv_b);
+    }
+    float* grad = p.grad + r0 * A;
+    for (size_t i = 0; i < n * A; ++i) grad[i] = 0.f;
+    for (size_t i = 0; i < n; ++i) grad[i * A + (p.actions ? static_cast<size_t>(p.actions[r0 + i]) : 0)] = g[i];
+    if (p.td_abs)
+      for (size_t i = 0; i < n; ++i) p.td_abs[r0 + i] = static_cast<float>(abs_td[i]);
+    if (p.target_out)
+      for (size_t i = 0; i < n; ++i) p.target_out[r0 + i] = static_cast<float>(y[i]);
     double* o = &part[k * W];
-    o[0] = loss, o[1] = q_sum, o[2] = abs_sum, o[3] = y_sum;
+    o[0] = SumF64(loss, n), o[1] = SumF64(qa, n), o[2] = SumF64(abs_td, n), o[3] = SumF64(y, n);
   });
   double t[W];
   SumBlocks(part, W, t);
@@ -74,7 +82,7 @@ Napi::Value TdLossBinding(const Napi::CallbackInfo& info) {
   TdLossProblem p;
   p.B = SizeArg(info, 0, kKernel, "B");
   p.A = SizeArg(info, 1, kKernel, "A");
-  const size_t B = p.B, A = p.A, BA = B * A;
+  const size_t B = p.B, A = p.A, BA = ElementsArg(env, kKernel, B, A);
   const std::string ba = ShapeText("[B, A]", {B, A}), b1 = ShapeText("[B]", {B});
   p.q = F32Arg(info, 2, kKernel, "q", false, BA, ba).data;
   p.actions = I32Arg(info, 3, kKernel, "actions", A == 1, B, b1).data;

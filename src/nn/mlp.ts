@@ -105,7 +105,7 @@ export class Sequential {
   readonly grads: Float32Array;
   /** Where each parameter tensor lives in {@link params}. */
   readonly paramInfo: readonly ParamInfo[];
-  /** The device the network runs on. */
+  /** The device the network runs on (the CPU in this version). */
   readonly device: 'cpu' | 'cuda';
   private readonly handle: unknown;
   private readonly useCuda: boolean;
@@ -152,8 +152,13 @@ export class Sequential {
     });
     this.outputSize = d;
     this.paramInfo = info;
-    this.device = resolveDevice(options.device);
-    this.useCuda = this.device === 'cuda';
+    // The network kernels run on the CPU for now: an explicit 'cuda' is refused rather than
+    // silently served by the CPU; 'auto' uses the CPU.
+    if (resolveDevice(options.device) === 'cuda' && options.device === 'cuda') {
+      throw new RlcoreError('ERR_DEVICE', `${k}: device 'cuda' is not supported by the network kernels yet; use 'cpu' or 'auto'`);
+    }
+    this.device = 'cpu';
+    this.useCuda = false;
     const b = native();
     this.handle = b.nnMlpCreate(this.inputSize, kinds, sizes, this.layerNormEps, this.useCuda, false);
     const n = (b.nnMlpInfo(this.handle) as { numParams: number }).numParams;

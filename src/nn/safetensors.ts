@@ -92,6 +92,7 @@ export function parseSafetensors(bytes: Uint8Array): { tensors: Record<string, T
       metadata = entry as Record<string, string>;
       continue;
     }
+    if (name === '__proto__') throw ioError('safetensors: "__proto__" is not a valid tensor name');
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const ctor = CTOR[e?.dtype as keyof typeof CTOR];
     if (!ctor) throw ioError(`safetensors: tensor ${JSON.stringify(name)} has unsupported dtype ${JSON.stringify(e?.dtype)} (F32, F64, I32)`);

@@ -131,6 +131,8 @@ describe('tdLoss', () => {
     const g = () => new Float32Array(4);
     const attempts: unknown[][] = [
       [],
+      [2 ** 40, 2 ** 40, new Float32Array(4)],
+      [2 ** 21, 2 ** 21, new Float32Array(4)],
       [2, 2, q],
       [2, 2, q, new Int32Array([0, 2]), f, null, null, null, null, 0.9, null, 0, g(), null, null, s],
       [2, 2, q, i, f, f, null, f, null, 0.9, null, 0, g(), null, null, s],
