@@ -148,7 +148,7 @@ BenchResult TokenGaeBench(size_t T, size_t N, int iters) {
     Run(layout, total, rewards.as<float>(), values.as<float>(), nullptr, 1.f, 0.95f, adv.as<float>(), ret.as<float>(), s);
   }, iters, s);
   r.elements = static_cast<double>(total);
-  r.bytes = static_cast<double>(total) * (4 + 4 + 4 + 4);  // read r, v; write A, G
+  r.bytes = static_cast<double>(total) * (4 + 4 + 4 + 4) + static_cast<double>(N) * 4;  // read r, v, R; write A, G
   r.path = scan::ReverseScanPath(total, 1) + " segmented";
   return r;
 }

@@ -206,7 +206,7 @@ Napi::Value TokenGaeBinding(const Napi::CallbackInfo& info) {
     p.B = SizeArg(info, 2, kKernel, "B");
     p.L = SizeArg(info, 3, kKernel, "L");
     if (p.B > (size_t{1} << 40) / p.L) {
-      ThrowError(env, "ERR_SHAPE", "tokenGae: B * L must be at most 2^40; received " + ShapeText("[B, L]", {p.B, p.L}));
+      ThrowError(env, "ERR_SHAPE", "tokenGae: B * L must be at most 2^40; received " + ShapeText("[B, L]", {p.B, p.L}).Text());
     }
     p.total = p.B * p.L;
     tshape = ShapeText("[B, L]", {p.B, p.L});

@@ -1,0 +1,105 @@
+// Kernels for language-model post-training: everything after the logits. Each returns the loss,
+// the statistics users log and the gradient with respect to its inputs in one pass. Plain data
+// (napi-free). Reductions are float64 over blocks fixed by the shape alone, so results do not
+// depend on the thread count.
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+namespace rlcore {
+
+/// Rows per block for [B, T] token kernels: about 16k tokens, fixed by T alone (deterministic).
+inline size_t LlmRowsPerBlock(size_t T) { return T >= 16384 ? 1 : 16384 / T; }
+
+struct TokenLogProbsProblem {
+  size_t M = 0, V = 0;
+  const float* logits = nullptr;    // [M, V]
+  const int32_t* targets = nullptr;  // [M] in [0, V)
+  double inv_temp = 1.0;             // 1 / temperature
+  // Forward outputs (any may be null).
+  float* log_prob = nullptr;  // [M] log softmax(z)[target], z = logits / temperature
+  float* entropy = nullptr;   // [M] −Σ p log p
+  float* lse = nullptr;       // [M] log Σ exp z
+  // Backward (grad_logits non-null): dL/dlogits from dL/dlog_prob and dL/dentropy.
+  const float* grad_log_prob = nullptr;  // [M] or null (0)
+  const float* grad_entropy = nullptr;   // [M] or null (0)
+  float* grad_logits = nullptr;          // [M, V]
+};
+/// Forward (log_prob / entropy / lse) and, when grad_logits is set, the backward pass.
+void TokenLogProbsCpu(const TokenLogProbsProblem& p);
+
+enum class PolicyLossKind : int { kPpo = 0, kCispo = 1, kGspo = 2, kClipCov = 3, kKlCov = 4 };
+enum class LossAgg : int { kTokenMean = 0, kSeqMeanTokenMean = 1, kSeqMeanTokenSum = 2, kTokenSumNorm = 3 };
+enum class KlEstimator : int { kK1 = 0, kK2 = 1, kK3 = 2 };
+
+/// Per-token KL estimate of KL(π_θ ‖ π_ref) from d = clamp(ref − logp, −20, 20), and its
+/// derivative with respect to logp: k1 = −d; k2 = ½ d²; k3 = e^d − d − 1 clamped to [0, 10].
+/// (Schulman 2020, "Approximating KL Divergence"; k3 as in GRPO, Shao et al. 2024.)
+inline void KlTerm(KlEstimator kind, double logp, double ref, double* value, double* grad) {
+  const double raw = ref - logp;
+  const bool inside = raw > -20.0 && raw < 20.0;  // beyond the clamp, d is constant: no gradient
+  const double d = raw < -20.0 ? -20.0 : (raw > 20.0 ? 20.0 : raw);
+  if (kind == KlEstimator::kK1) {
+    *value = -d, *grad = inside ? 1.0 : 0.0;
+  } else if (kind == KlEstimator::kK2) {
+    *value = 0.5 * d * d, *grad = inside ? -d : 0.0;
+  } else {
+    const double k3 = std::expm1(d) - d;  // ≥ 0: expm1(d) ≥ d for every d
+    const bool capped = k3 > 10.0;
+    *value = capped ? 10.0 : (k3 > 0.0 ? k3 : 0.0);
+    *grad = (inside && !capped) ? -std::expm1(d) : 0.0;
+  }
+}
+
+struct PolicyLossProblem {
+  size_t B = 0, T = 0;
+  const float* log_prob = nullptr;      // [B, T] log π_θ
+  const float* old_log_prob = nullptr;  // [B, T] log π_old (the trainer's recomputation)
+  const float* advantages = nullptr;    // [B, T] or [B]
+  bool seq_advantages = false;          // advantages are [B]
+  const uint8_t* mask = nullptr;        // [B, T] nonzero = response token; null = all
+  const float* ref_log_prob = nullptr;  // [B, T] or null: no KL term
+  const float* rollout_log_prob = nullptr;  // [B, T] or null: no truncated IS
+  const float* entropy = nullptr;       // [B, T] or null
+  PolicyLossKind kind = PolicyLossKind::kPpo;
+  LossAgg agg = LossAgg::kTokenMean;
+  KlEstimator kl_kind = KlEstimator::kK3;
+  double clip_low = 0.2, clip_high = 0.2, dual_clip = 0.0, tis_cap = 2.0;
+  double kl_coef = 0.0, ent_coef = 0.0, norm_const = 1.0;
+  double cov_ratio = 2e-4, cov_lb = 1.0, cov_ub = 5.0, kl_cov_coef = 1.0;
+  uint64_t seed = 0;
+  float* grad_log_prob = nullptr;  // [B, T] out dL/dlogp (0 on masked tokens)
+  float* grad_entropy = nullptr;   // [B, T] out dL/dH, or null
+  double* stats = nullptr;         // [kPolicyStats] out
+};
+constexpr size_t kPolicyStats = 14;
+void PolicyLossCpu(const PolicyLossProblem& p);
+
+enum class PreferenceKind : int { kDpo = 0, kIpo = 1, kBradleyTerry = 2 };
+struct PreferenceLossProblem {
+  size_t P = 0;
+  PreferenceKind kind = PreferenceKind::kDpo;
+  const float* chosen = nullptr;        // [P] sequence log-prob (DPO/IPO) or reward (BT)
+  const float* rejected = nullptr;      // [P]
+  const float* ref_chosen = nullptr;    // [P] (DPO/IPO) or null (zeros)
+  const float* ref_rejected = nullptr;  // [P]
+  double beta = 0.1, label_smoothing = 0.0, margin = 0.0;
+  float* grad_chosen = nullptr;    // [P]
+  float* grad_rejected = nullptr;  // [P]
+  double* stats = nullptr;         // [5] loss, accuracy, chosenReward, rejectedReward, margin
+};
+void PreferenceLossCpu(const PreferenceLossProblem& p);
+
+struct CplLossProblem {
+  size_t P = 0, L = 0;
+  const float* chosen = nullptr;    // [P, L] action log-probs along the preferred segment
+  const float* rejected = nullptr;  // [P, L]
+  double alpha = 0.1, gamma = 1.0, lambda = 0.5;
+  float* grad_chosen = nullptr;    // [P, L]
+  float* grad_rejected = nullptr;  // [P, L]
+  double* stats = nullptr;         // [3] loss, accuracy, margin
+};
+void CplLossCpu(const CplLossProblem& p);
+
+}  // namespace rlcore
