@@ -57,4 +57,4 @@ export {
 export { Sequential, Mlp, type LayerSpec, type SequentialOptions, type MlpOptions, type ParamInfo, type ParamView } from './nn/mlp.js';
 export { orthogonal, initLinear, defaultGain, randomUniform, randomNormal, type InitScheme, type LinearInit } from './nn/init.js';
 export { Adam, AdamW, Sgd, clipGradNorm, gradNorm, polyakUpdate, type AdamOptions, type SgdOptions, type Optimizer, type Parametrized, type ClipGradNormOptions, type PolyakOptions } from './nn/optim.js';
-export { serializeSafetensors, parseSafetensors, saveSafetensors, loadSafetensors, networkTensors, loadNetworkTensors, saveCheckpoint, loadCheckpoint, type Tensor, type CheckpointOptions } from './nn/safetensors.js';
+export { serializeSafetensors, parseSafetensors, saveSafetensors, loadSafetensors, networkTensors, loadNetworkTensors, saveCheckpoint, loadCheckpoint, type Tensor, type CheckpointOptions, type SafetensorsContents } from './nn/safetensors.js';

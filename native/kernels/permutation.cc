@@ -12,7 +12,6 @@
 
 #include "../core/binding.h"
 #include "../core/rng.h"
-#include "../core/thread_pool.h"
 
 namespace rlcore {
 namespace {

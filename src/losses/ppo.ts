@@ -22,7 +22,10 @@ export interface PpoLossOptions {
   /** Normalise advantages over the minibatch: (A − mean) / (std + 1e-8). Default false (CleanRL's `norm_adv` is true). */
   normalizeAdvantages?: boolean;
   /** Caller-provided output; when given, nothing is allocated but the statistics. */
-  out?: { gradLogProb?: Float32Array };
+  out?: {
+    /** `[B]` caller-provided gradient output. */
+    gradLogProb?: Float32Array;
+  };
   /** Where to run; default RLCORE_DEVICE or 'auto'. These host-array kernels run on the CPU either way. */
   device?: Device;
 }

@@ -20,7 +20,10 @@ export interface ValueLossOptions {
   /** Huber threshold δ > 0 (finite). Default 1. */
   delta?: number;
   /** Caller-provided output; when given, nothing is allocated but the statistics. */
-  out?: { grad?: Float32Array };
+  out?: {
+    /** `[B]` caller-provided gradient output. */
+    grad?: Float32Array;
+  };
   /** Where to run; default RLCORE_DEVICE or 'auto'. These host-array kernels run on the CPU either way. */
   device?: Device;
 }

@@ -1,7 +1,7 @@
 import { RlcoreError } from '../errors.js';
 import { native } from '../native.js';
 import { checkNumber, requireArray } from '../validate.js';
-import type { Tensor } from './safetensors.js';
+import type { SafetensorsContents, Tensor } from './safetensors.js';
 import type { ParamInfo } from './mlp.js';
 
 /** What an optimiser updates: a flat parameter vector and its gradient (a {@link Sequential} is one). */
@@ -146,7 +146,7 @@ export class Adam {
   }
 
   /** State tensors (`exp_avg.<param>`, `exp_avg_sq.<param>`, views) and metadata (`step`). */
-  stateDict(): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+  stateDict(): SafetensorsContents {
     return {
       tensors: { ...stateTensors('exp_avg', this.m, this.t.paramInfo), ...stateTensors('exp_avg_sq', this.v, this.t.paramInfo) },
       metadata: { step: String(this.stepCount) },
@@ -154,7 +154,7 @@ export class Adam {
   }
 
   /** Restores {@link stateDict} output; checks everything before writing anything. */
-  loadStateDict(state: { tensors: Record<string, Tensor>; metadata?: Record<string, string> }): void {
+  loadStateDict(state: Pick<SafetensorsContents, 'tensors'> & Partial<SafetensorsContents>): void {
     const k = this.decoupled ? 'AdamW.loadStateDict' : 'Adam.loadStateDict';
     const writes = [
       ...loadStateTensors(k, 'exp_avg', this.m, this.t.paramInfo, state.tensors),
@@ -252,7 +252,7 @@ export class Sgd {
   }
 
   /** State tensors (`momentum_buffer.<param>`) and metadata (`step`). */
-  stateDict(): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+  stateDict(): SafetensorsContents {
     return {
       tensors: this.momentum > 0 ? stateTensors('momentum_buffer', this.momentumBuffer, this.t.paramInfo) : {},
       metadata: { step: String(this.stepCount) },
@@ -260,7 +260,7 @@ export class Sgd {
   }
 
   /** Restores {@link stateDict} output; checks everything before writing anything. */
-  loadStateDict(state: { tensors: Record<string, Tensor>; metadata?: Record<string, string> }): void {
+  loadStateDict(state: Pick<SafetensorsContents, 'tensors'> & Partial<SafetensorsContents>): void {
     const k = 'Sgd.loadStateDict';
     const writes = this.momentum > 0 ? loadStateTensors(k, 'momentum_buffer', this.momentumBuffer, this.t.paramInfo, state.tensors) : [];
     const step = stepOf(k, state.metadata, 'step');

@@ -24,6 +24,14 @@ function ioError(message: string): RlcoreError {
   return new RlcoreError('ERR_IO', message);
 }
 
+/** The contents of a safetensors file. */
+export interface SafetensorsContents {
+  /** Tensors by name. */
+  tensors: Record<string, Tensor>;
+  /** String metadata (`__metadata__`). */
+  metadata: Record<string, string>;
+}
+
 /** Encodes tensors (and string metadata) as safetensors bytes. Names are written in sorted order. */
 export function serializeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
   const k = 'serializeSafetensors';
@@ -67,7 +75,7 @@ export function serializeSafetensors(tensors: Record<string, Tensor>, metadata?:
 }
 
 /** Decodes safetensors bytes (F32, F64 and I32 tensors); throws ERR_IO on a malformed file. */
-export function parseSafetensors(bytes: Uint8Array): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+export function parseSafetensors(bytes: Uint8Array): SafetensorsContents {
   if (!(bytes instanceof Uint8Array)) throw new RlcoreError('ERR_DTYPE', 'parseSafetensors: bytes must be a Uint8Array');
   if (bytes.length < 8) throw ioError(`safetensors: file of ${bytes.length} bytes has no header`);
   const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
@@ -129,7 +137,7 @@ export function saveSafetensors(path: string, tensors: Record<string, Tensor>, m
 }
 
 /** Reads a `.safetensors` file (ERR_IO when it cannot be read or is malformed). */
-export function loadSafetensors(path: string): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+export function loadSafetensors(path: string): SafetensorsContents {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);

@@ -1,0 +1,272 @@
+#include "replay_buffer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "../core/rng.h"
+#include "../core/thread_pool.h"
+
+namespace rlcore::replay {
+
+ReplayBuffer::ReplayBuffer(size_t capacity, std::vector<Field> fields, size_t num_envs, bool prioritized,
+                           double alpha, double eps, uint64_t seed)
+    : capacity_(capacity),
+      fields_(std::move(fields)),
+      num_envs_(num_envs),
+      prioritized_(prioritized),
+      alpha_(alpha),
+      eps_(eps),
+      seed_(seed),
+      last_(num_envs, -1),
+      ep_start_(num_envs, -1),
+      ep_len_(num_envs, 0),
+      ep_return_(num_envs, 0.0) {}
+
+// Memory is taken once, at the first insert, so that declaring a 10M buffer costs nothing until used.
+void ReplayBuffer::Allocate() {
+  if (allocated_) return;
+  for (Field& f : fields_) f.data.assign(capacity_ * f.RowBytes(), 0);
+  next_.assign(capacity_, -1);
+  if (prioritized_) tree_.Allocate(capacity_);
+  allocated_ = true;
+}
+
+double ReplayBuffer::Leaf(double raw) const { return std::pow(raw + eps_, alpha_); }
+
+bool ReplayBuffer::Done(size_t slot) const {
+  return fields_[kTerminated].data[slot] != 0 || fields_[kTruncated].data[slot] != 0;
+}
+
+void ReplayBuffer::Add(const InsertBatch& batch) {
+  for (size_t i = 0; i < batch.rows; ++i) {
+    const int64_t e = batch.env_ids ? batch.env_ids[i] : static_cast<int64_t>(i);
+    if (e < 0 || static_cast<size_t>(e) >= num_envs_) {
+      std::ostringstream msg;
+      msg << "replayAdd: env id of row " << i << " must be in [0, " << num_envs_ << "); received " << e;
+      throw ReplayError("ERR_RANGE", msg.str());
+    }
+  }
+  Allocate();
+  const size_t obs_bytes = fields_[kNextObs].RowBytes();
+  for (size_t i = 0; i < batch.rows; ++i) {
+    const size_t e = batch.env_ids ? static_cast<size_t>(batch.env_ids[i]) : i;
+    const int64_t p = static_cast<int64_t>(total_);
+    const size_t slot = static_cast<size_t>(total_ % capacity_);
+    for (size_t f = 0; f < fields_.size(); ++f) {
+      const size_t rb = fields_[f].RowBytes();
+      std::memcpy(fields_[f].data.data() + slot * rb, batch.fields[f] + i * rb, rb);
+    }
+    const bool done = batch.fields[kTerminated][i] != 0 || batch.fields[kTruncated][i] != 0;
+    if (done && batch.final_obs) {
+      std::memcpy(fields_[kNextObs].data.data() + slot * obs_bytes, batch.final_obs + i * obs_bytes, obs_bytes);
+    }
+    next_[slot] = -1;
+    // Link the env's previous step to this one if it is still stored and did not end its episode.
+    const int64_t prev = last_[e];
+    if (prev >= 0 && prev + static_cast<int64_t>(capacity_) > p && !Done(static_cast<size_t>(prev % capacity_)) &&
+        ep_start_[e] >= 0) {
+      next_[static_cast<size_t>(prev % capacity_)] = p;
+    }
+    if (ep_start_[e] < 0) {
+      ep_start_[e] = p;
+      ep_len_[e] = 0;
+      ep_return_[e] = 0.0;
+    }
+    float r;
+    std::memcpy(&r, batch.fields[kReward] + i * 4, 4);
+    ep_return_[e] += r;
+    ep_len_[e] += 1;
+    last_[e] = p;
+    if (done) {
+      episodes_.push_back(Episode{ep_start_[e], ep_len_[e], ep_return_[e]});
+      ep_start_[e] = -1;
+    }
+    ++total_;
+    if (prioritized_) tree_.Set(slot, Leaf(max_priority_));
+  }
+  // Drop finished episodes whose first step has been overwritten (oldest-ending first).
+  const int64_t oldest = static_cast<int64_t>(total_) - static_cast<int64_t>(capacity_);
+  while (!episodes_.empty() && episodes_.front().start < oldest) episodes_.pop_front();
+}
+
+void ReplayBuffer::Sample(size_t batch, bool uniform, double beta, int32_t* rows, float* weights) {
+  const size_t size = Size();
+  if (size == 0) throw ReplayError("ERR_RANGE", "replaySample: the buffer is empty");
+  const uint64_t call = calls_++;
+  const uint64_t seed = seed_;
+  if (uniform || !prioritized_) {
+    ParallelFor(batch, 4096, [&](size_t b0, size_t b1) {
+      for (size_t b = b0; b < b1; ++b) {
+        RandomStream rs(seed, call, b);
+        rows[b] = static_cast<int32_t>(rs.Below(static_cast<uint32_t>(size)));
+        if (weights) weights[b] = 1.0f;
+      }
+    });
+    return;
+  }
+  const double total = tree_.Total(), min = tree_.Min();
+  ParallelFor(batch, 512, [&](size_t b0, size_t b1) {
+    for (size_t b = b0; b < b1; ++b) {
+      const Philox4 x = Philox(seed, b, call);
+      size_t i = tree_.Find(UniformDouble(x.v[0], x.v[1]) * total);
+      if (i >= size) i = size - 1;  // rounding at the right edge of the last leaf
+      rows[b] = static_cast<int32_t>(i);
+      // w_i = (N P(i))^-β / max_j (N P(j))^-β = (p_i / p_min)^-β
+      if (weights) weights[b] = static_cast<float>(std::pow(tree_.Get(i) / min, -beta));
+    }
+  });
+}
+
+void ReplayBuffer::CheckRows(const int32_t* rows, size_t count, bool allow_missing, const char* what) const {
+  const int64_t size = static_cast<int64_t>(Size());
+  for (size_t b = 0; b < count; ++b) {
+    const int64_t r = rows[b];
+    if ((r < 0 && !(allow_missing && r == -1)) || r >= size) {
+      std::ostringstream msg;
+      msg << what << ": index " << b << " is " << r << "; must be in [" << (allow_missing ? -1 : 0) << ", " << size
+          << ") (the rows stored)";
+      throw ReplayError("ERR_RANGE", msg.str());
+    }
+  }
+}
+
+void ReplayBuffer::Gather(const int32_t* rows, size_t count, const std::vector<uint8_t*>& outs, size_t n,
+                          double gamma, float* discounts) const {
+  CheckRows(rows, count, true, "replayGather");
+  ParallelFor(count, 1024, [&](size_t b0, size_t b1) {
+    for (size_t b = b0; b < b1; ++b) {
+      const int32_t r = rows[b];
+      if (r < 0) {
+        for (size_t f = 0; f < fields_.size(); ++f) {
+          if (outs[f]) std::memset(outs[f] + b * fields_[f].RowBytes(), 0, fields_[f].RowBytes());
+        }
+        if (discounts) discounts[b] = 0.0f;
+        continue;
+      }
+      // n-step: G = Σ_{k<m} γ^k r_{t+k}, following the env's own next steps, stopping at the
+      // episode's end or at the newest stored step; bootstrap from s_{t+m} with γ^m.
+      size_t cur = static_cast<size_t>(r);
+      double G = 0.0, d = 1.0;
+      for (size_t k = 0;;) {
+        float rw;
+        std::memcpy(&rw, fields_[kReward].data.data() + cur * 4, 4);
+        G += d * rw;
+        d *= gamma;
+        if (++k >= n || Done(cur) || next_[cur] < 0) break;
+        cur = static_cast<size_t>(next_[cur] % static_cast<int64_t>(capacity_));
+      }
+      for (size_t f = 0; f < fields_.size(); ++f) {
+        if (!outs[f]) continue;
+        const size_t rb = fields_[f].RowBytes();
+        const bool from_last = f == kNextObs || f == kTerminated || f == kTruncated;
+        if (f == kReward) {
+          const float g = static_cast<float>(G);
+          std::memcpy(outs[f] + b * 4, &g, 4);
+        } else {
+          std::memcpy(outs[f] + b * rb, fields_[f].data.data() + (from_last ? cur : static_cast<size_t>(r)) * rb, rb);
+        }
+      }
+      if (discounts) discounts[b] = static_cast<float>(d);
+    }
+  });
+}
+
+void ReplayBuffer::UpdatePriorities(const int32_t* rows, const float* priorities, size_t count) {
+  if (!prioritized_) throw ReplayError("ERR_ARG", "replayUpdatePriorities: the buffer is not prioritized");
+  CheckRows(rows, count, false, "replayUpdatePriorities");
+  for (size_t b = 0; b < count; ++b) {
+    const float p = priorities[b];
+    if (!(p >= 0.0f) || !std::isfinite(p)) {
+      std::ostringstream msg;
+      msg << "replayUpdatePriorities: priorities[" << b << "] must be finite and >= 0; received " << p;
+      throw ReplayError("ERR_RANGE", msg.str());
+    }
+  }
+  for (size_t b = 0; b < count; ++b) {
+    const double raw = priorities[b];
+    tree_.Set(static_cast<size_t>(rows[b]), Leaf(raw));
+    if (raw + eps_ > max_priority_) max_priority_ = raw + eps_;
+  }
+}
+
+size_t ReplayBuffer::Window(size_t start, size_t length, int32_t* rows) const {
+  size_t cur = start, k = 1;
+  rows[0] = static_cast<int32_t>(start);
+  for (; k < length; ++k) {
+    if (Done(cur) || next_[cur] < 0) break;
+    cur = static_cast<size_t>(next_[cur] % static_cast<int64_t>(capacity_));
+    rows[k] = static_cast<int32_t>(cur);
+  }
+  for (size_t j = k; j < length; ++j) rows[j] = -1;
+  return k;
+}
+
+void ReplayBuffer::Follow(const int32_t* starts, size_t batch, size_t length, int32_t* rows, uint8_t* mask) const {
+  CheckRows(starts, batch, false, "replayFollow");
+  for (size_t b = 0; b < batch; ++b) {
+    const size_t k = Window(static_cast<size_t>(starts[b]), length, rows + b * length);
+    for (size_t j = 0; j < length; ++j) mask[b * length + j] = j < k ? 1 : 0;
+  }
+}
+
+void ReplayBuffer::SampleSequences(size_t batch, size_t length, bool masked, int32_t* rows, uint8_t* mask) {
+  const size_t size = Size();
+  if (size == 0) throw ReplayError("ERR_RANGE", "replaySampleSequences: the buffer is empty");
+  const uint64_t call = calls_++;
+  // Strict windows are drawn by rejection; draw into scratch so a failure writes nothing.
+  constexpr size_t kTries = 256;
+  std::vector<int32_t> scratch(batch * length);
+  std::vector<size_t> valid(batch);
+  for (size_t b = 0; b < batch; ++b) {
+    RandomStream rs(seed_, call, b * (kTries / 4));
+    size_t k = 0;
+    for (size_t t = 0; t < kTries; ++t) {
+      k = Window(rs.Below(static_cast<uint32_t>(size)), length, scratch.data() + b * length);
+      if (masked || k == length) break;
+    }
+    if (!masked && k < length) {
+      std::ostringstream msg;
+      msg << "replaySampleSequences: found no window of " << length
+          << " steps inside one episode in 256 draws; use a shorter length or masked windows";
+      throw ReplayError("ERR_RANGE", msg.str());
+    }
+    valid[b] = k;
+  }
+  std::memcpy(rows, scratch.data(), scratch.size() * sizeof(int32_t));
+  for (size_t b = 0; b < batch; ++b) {
+    for (size_t j = 0; j < length; ++j) mask[b * length + j] = j < valid[b] ? 1 : 0;
+  }
+}
+
+void ReplayBuffer::SampleEpisodes(size_t batch, double temperature, int32_t* starts, int32_t* lengths,
+                                  float* returns) {
+  const int64_t oldest = static_cast<int64_t>(total_) - static_cast<int64_t>(capacity_);
+  std::vector<const Episode*> eps;
+  for (const Episode& e : episodes_) {
+    if (e.start >= oldest) eps.push_back(&e);
+  }
+  if (eps.empty()) throw ReplayError("ERR_RANGE", "replaySampleEpisodes: no finished episode is stored");
+  const uint64_t call = calls_++;
+  // Softmax over returns, shifted by the maximum so that the exponentials cannot overflow.
+  double top = eps[0]->ret;
+  for (const Episode* e : eps) top = std::max(top, e->ret);
+  std::vector<double> cum(eps.size());
+  double acc = 0.0;
+  for (size_t i = 0; i < eps.size(); ++i) {
+    acc += std::exp((eps[i]->ret - top) / temperature);
+    cum[i] = acc;
+  }
+  for (size_t b = 0; b < batch; ++b) {
+    const Philox4 x = Philox(seed_, b, call);
+    const double mass = UniformDouble(x.v[0], x.v[1]) * acc;
+    size_t i = static_cast<size_t>(std::upper_bound(cum.begin(), cum.end(), mass) - cum.begin());
+    if (i >= eps.size()) i = eps.size() - 1;
+    starts[b] = static_cast<int32_t>(eps[i]->start % static_cast<int64_t>(capacity_));
+    lengths[b] = static_cast<int32_t>(eps[i]->length);
+    returns[b] = static_cast<float>(eps[i]->ret);
+  }
+}
+
+}  // namespace rlcore::replay

@@ -1,0 +1,115 @@
+// A ring buffer of transitions with declared fields, per-environment links between consecutive
+// transitions (for n-step returns, sequences and episodes under vector-env interleaving), and an
+// optional priority tree. Owned by a JS handle (see replay.cc); used from the JS thread only.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sum_tree.h"
+
+namespace rlcore::replay {
+
+enum class DType : int32_t { kF32 = 0, kI32 = 1, kU8 = 2 };
+inline size_t DTypeSize(DType d) { return d == DType::kU8 ? 1 : 4; }
+
+/// The first six fields are fixed; any others are extras gathered like `observation`.
+enum FieldIndex : size_t { kObs = 0, kAction = 1, kReward = 2, kNextObs = 3, kTerminated = 4, kTruncated = 5 };
+constexpr size_t kFixedFields = 6;
+
+struct Field {
+  std::string name;
+  DType dtype;
+  size_t width;
+  std::vector<uint8_t> data;  // [capacity, width] elements, allocated on the first insert
+  size_t RowBytes() const { return width * DTypeSize(dtype); }
+};
+
+/// A finished episode still (at least partly) in the buffer: absolute positions of its ends.
+struct Episode {
+  int64_t start, length;
+  double ret;
+};
+
+/// A data-dependent input error (thrown before anything is changed): code is an rlcore code.
+struct ReplayError : std::runtime_error {
+  const char* code;
+  ReplayError(const char* c, const std::string& m) : std::runtime_error(m), code(c) {}
+};
+
+/// Where one row of a batch insert comes from: a pointer per field and the environment copy.
+struct InsertBatch {
+  size_t rows = 0;
+  std::vector<const uint8_t*> fields;  // [rows, width] per field
+  const uint8_t* final_obs = nullptr;  // optional [rows, obs width]: next obs where done
+  const int32_t* env_ids = nullptr;    // optional [rows]; default row i -> env i
+};
+
+class ReplayBuffer {
+ public:
+  ReplayBuffer(size_t capacity, std::vector<Field> fields, size_t num_envs, bool prioritized, double alpha,
+               double eps, uint64_t seed);
+
+  size_t Capacity() const { return capacity_; }
+  size_t Size() const { return total_ < capacity_ ? static_cast<size_t>(total_) : capacity_; }
+  uint64_t Total() const { return total_; }
+  size_t NumEnvs() const { return num_envs_; }
+  bool Prioritized() const { return prioritized_; }
+  double Alpha() const { return alpha_; }
+  double Eps() const { return eps_; }
+  double MaxPriority() const { return max_priority_; }
+  double PrioritySum() const { return tree_.Allocated() ? tree_.Total() : 0.0; }
+  double PriorityMin() const { return tree_.Allocated() ? tree_.Min() : 0.0; }
+  double Priority(size_t row) const { return tree_.Get(row); }
+  size_t NumEpisodes() const { return episodes_.size(); }
+  const std::vector<Field>& Fields() const { return fields_; }
+
+  /// Appends `batch.rows` transitions (validated first: env ids).
+  void Add(const InsertBatch& batch);
+  /// Uniform (or, when prioritized and `beta` >= 0, proportional) row indices; weights when given.
+  void Sample(size_t batch, bool uniform, double beta, int32_t* rows, float* weights);
+  /// Copies rows (-1: zeros) into one output per field; with n-step returns when n > 1.
+  void Gather(const int32_t* rows, size_t count, const std::vector<uint8_t*>& outs, size_t n, double gamma,
+              float* discounts) const;
+  /// Sets priorities (raw, before ε and α) of rows; validated first.
+  void UpdatePriorities(const int32_t* rows, const float* priorities, size_t count);
+  /// Windows of `length` consecutive steps of one episode: strict (resampled until whole) or masked.
+  void SampleSequences(size_t batch, size_t length, bool masked, int32_t* rows, uint8_t* mask);
+  /// Follows each start row for `length` steps within its episode (the rest -1 / mask 0).
+  void Follow(const int32_t* starts, size_t batch, size_t length, int32_t* rows, uint8_t* mask) const;
+  /// Whole finished episodes with probability ∝ exp(return / temperature).
+  void SampleEpisodes(size_t batch, double temperature, int32_t* starts, int32_t* lengths, float* returns);
+
+  /// The whole buffer as bytes (see replay_io.cc) and back.
+  std::vector<uint8_t> Serialize() const;
+  static ReplayBuffer* Deserialize(const uint8_t* bytes, size_t size);
+
+ private:
+  void CheckRows(const int32_t* rows, size_t count, bool allow_missing, const char* what) const;
+  bool Done(size_t slot) const;
+  // Fills one window from `start`; returns the number of valid steps.
+  size_t Window(size_t start, size_t length, int32_t* rows) const;
+  double Leaf(double raw) const;
+  void Allocate();
+
+  size_t capacity_;
+  std::vector<Field> fields_;
+  size_t num_envs_;
+  bool prioritized_;
+  double alpha_, eps_;
+  uint64_t seed_;
+  uint64_t calls_ = 0;  // sampling calls so far: the Philox stream of the next call
+  uint64_t total_ = 0;  // transitions ever inserted
+  double max_priority_ = 1.0;
+  std::vector<int64_t> next_;  // [capacity] absolute position of the same env's next step, or -1
+  std::vector<int64_t> last_, ep_start_, ep_len_;  // [num_envs]
+  std::vector<double> ep_return_;
+  std::deque<Episode> episodes_;
+  PriorityTree tree_;
+  bool allocated_ = false;
+};
+
+}  // namespace rlcore::replay
