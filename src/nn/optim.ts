@@ -125,7 +125,7 @@ export class Adam {
     return [this.t.params, this.t.grads, this.m, this.v, this.stepCount + 1, rate, this.beta1, this.beta2, this.eps, this.weightDecay, this.decoupled, false];
   }
 
-  /** One update with learning rate `lr` (default {@link lr}); a NaN or negative lr throws ERR_RANGE and changes nothing. */
+  /** One update with learning rate `lr` (default: the `lr` property); a NaN or negative lr throws ERR_RANGE and changes nothing. */
   step(lr?: number): void {
     native().nnAdam(...this.args(lr), false);
     this.stepCount++;
@@ -238,7 +238,7 @@ export class Sgd {
     return [this.t.params, this.t.grads, buf, rate, this.momentum, this.dampening, this.weightDecay, this.nesterov, this.stepCount === 0, false];
   }
 
-  /** One update with learning rate `lr` (default {@link lr}). */
+  /** One update with learning rate `lr` (default: the `lr` property). */
   step(lr?: number): void {
     native().nnSgd(...this.args(lr), false);
     this.stepCount++;
