@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,14 @@ struct DeviceInfo {
   std::string name;
   std::string compute_capability;
   size_t memory_bytes = 0;
+};
+
+/// Thrown (instead of a plain std::runtime_error) by the CUDA entry points when there is no usable
+/// device: no driver, no GPU, a driver too old for this runtime, or a GPU whose architecture this
+/// build has no code for. The binding may report it as ERR_DEVICE rather than ERR_NATIVE.
+class DeviceUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 /// True when this addon was compiled with the CUDA kernels.

@@ -47,6 +47,8 @@ Napi::Value CudaBench(const Napi::CallbackInfo& info) {
   cuda::BenchResult r;
   try {
     r = cuda::Bench(kernel, T, N, iters);
+  } catch (const cuda::DeviceUnavailable& e) {
+    ThrowError(env, "ERR_DEVICE", std::string("cudaBench(") + kernel + "): " + e.what());
   } catch (const std::exception& e) {
     ThrowError(env, "ERR_NATIVE", std::string("cudaBench(") + kernel + "): " + e.what());
   }

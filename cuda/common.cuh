@@ -1,5 +1,6 @@
 // Host-side plumbing shared by the CUDA kernels: error checks that throw std::runtime_error with
-// the CUDA error text (the binding turns them into RlcoreError), a per-call stream, and
+// the CUDA error text (DeviceUnavailable, from backend.h, when there is no usable device; the
+// binding turns them into RlcoreError), a per-call stream, and
 // stream-ordered device buffers. Every entry point runs on its own stream, so calls from several
 // libuv workers overlap instead of serialising on the legacy default stream.
 #pragma once
@@ -11,15 +12,39 @@
 #include <string>
 #include <utility>
 
+#include "backend.h"
+
 namespace rlcore::cuda {
 
 [[noreturn]] inline void ThrowCuda(cudaError_t e, const char* what) {
-  throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e) + " (" +
-                           cudaGetErrorName(e) + ")");
+  const std::string message =
+      std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e) + " (" + cudaGetErrorName(e) + ")";
+  switch (e) {
+    case cudaErrorNoDevice:
+    case cudaErrorInsufficientDriver:
+    case cudaErrorSystemDriverMismatch:
+    case cudaErrorDevicesUnavailable:
+    case cudaErrorNoKernelImageForDevice:
+    case cudaErrorUnsupportedPtxVersion:
+      throw DeviceUnavailable(message);
+    default:
+      throw std::runtime_error(message);
+  }
 }
 
 inline void Check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) ThrowCuda(e, what);
+}
+
+/// A read-only load: through the read-only data cache on the device, a plain load on the host
+/// (kernel functors are __host__ __device__ so that their formulas can be checked without a GPU).
+template <class T>
+__host__ __device__ __forceinline__ T Ldg(const T* p) {
+#ifdef __CUDA_ARCH__
+  return __ldg(p);
+#else
+  return *p;
+#endif
 }
 
 #define RLCORE_CUDA_CHECK(expr) ::rlcore::cuda::Check((expr), #expr)

@@ -27,16 +27,16 @@ struct DiscountedReturnsOp {
   StepParam gamma;
   float* returns;
 
-  __device__ double Boundary(size_t n) const { return last_values ? __ldg(last_values + n) : 0.0; }
-  __device__ void Coefs(size_t t, size_t n, double& a, double& c) const {
+  __host__ __device__ double Boundary(size_t n) const { return last_values ? Ldg(last_values + n) : 0.0; }
+  __host__ __device__ void Coefs(size_t t, size_t n, double& a, double& c) const {
     const size_t i = t * N + n;
     const bool term = FlagAt(terminated, i), trunc = FlagAt(truncated, i);
-    const float boot = (trunc && final_values) ? __ldg(final_values + i) : 0.f;
+    const float boot = (trunc && final_values) ? Ldg(final_values + i) : 0.f;
     const float g = gamma.At(t, n);
-    a = static_cast<double>(__ldg(rewards + i)) + static_cast<double>(g) * boot;
+    a = static_cast<double>(Ldg(rewards + i)) + static_cast<double>(g) * boot;
     c = (term || trunc) ? 0.f : g;
   }
-  __device__ void Write(size_t t, size_t n, double y) const { returns[t * N + n] = static_cast<float>(y); }
+  __host__ __device__ void Write(size_t t, size_t n, double y) const { returns[t * N + n] = static_cast<float>(y); }
 };
 
 BenchResult DiscountedReturnsBench(size_t T, size_t N, int iters) {

@@ -32,29 +32,29 @@ struct GaeOp {
   float* advantages;
   float* returns;
 
-  __device__ double Boundary(size_t) const { return 0.0; }
+  __host__ __device__ double Boundary(size_t) const { return 0.0; }
 
-  __device__ void Coefs(size_t t, size_t n, double& a, double& c) const {
+  __host__ __device__ void Coefs(size_t t, size_t n, double& a, double& c) const {
     const size_t i = t * N + n;
-    const bool term = terminated != nullptr && __ldg(terminated + i) != 0;
-    const bool trunc = truncated != nullptr && __ldg(truncated + i) != 0;
+    const bool term = terminated != nullptr && Ldg(terminated + i) != 0;
+    const bool trunc = truncated != nullptr && Ldg(truncated + i) != 0;
     float v_next;
-    if (next_values) v_next = __ldg(next_values + i);
-    else if (t + 1 < T) v_next = __ldg(values + i + N);
-    else v_next = last_values ? __ldg(last_values + n) : 0.f;
+    if (next_values) v_next = Ldg(next_values + i);
+    else if (t + 1 < T) v_next = Ldg(values + i + N);
+    else v_next = last_values ? Ldg(last_values + n) : 0.f;
     // With nextValues given, truncated steps already carry V(final observation).
-    const float boot = (trunc && final_values) ? __ldg(final_values + i) : v_next;
+    const float boot = (trunc && final_values) ? Ldg(final_values + i) : v_next;
     const float g = gamma.At(t, n), l = lambda.At(t, n);
     const float live = term ? 0.f : 1.f;
     const float cont = (term || trunc) ? 0.f : 1.f;
-    a = static_cast<double>(__ldg(rewards + i)) + static_cast<double>(g * live) * boot - __ldg(values + i);
+    a = static_cast<double>(Ldg(rewards + i)) + static_cast<double>(g * live) * boot - Ldg(values + i);
     c = static_cast<double>(g * l * cont);
   }
 
-  __device__ void Write(size_t t, size_t n, double y) const {
+  __host__ __device__ void Write(size_t t, size_t n, double y) const {
     const size_t i = t * N + n;
     advantages[i] = static_cast<float>(y);
-    if (returns) returns[i] = static_cast<float>(y + __ldg(values + i));
+    if (returns) returns[i] = static_cast<float>(y + Ldg(values + i));
   }
 };
 

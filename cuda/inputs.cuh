@@ -15,7 +15,7 @@
 namespace rlcore::cuda {
 
 /// flags[i] != 0, or false for an absent flag array.
-__device__ __forceinline__ bool FlagAt(const uint8_t* flags, size_t i) { return flags != nullptr && __ldg(flags + i) != 0; }
+__host__ __device__ __forceinline__ bool FlagAt(const uint8_t* flags, size_t i) { return flags != nullptr && Ldg(flags + i) != 0; }
 
 /// Device view of values / nextValues / lastValues / finalValues (device pointers, null when absent;
 /// final_values is null unless it is read: truncated given and nextValues not).
@@ -27,14 +27,14 @@ struct NextValues {
   const float* final_values;
 
   /// v'_t at a step that is not truncated.
-  __device__ __forceinline__ float Next(size_t t, size_t n, size_t i) const {
-    if (next_values) return __ldg(next_values + i);
-    if (t + 1 < T) return __ldg(values + i + N);
-    return last_values ? __ldg(last_values + n) : 0.f;
+  __host__ __device__ __forceinline__ float Next(size_t t, size_t n, size_t i) const {
+    if (next_values) return Ldg(next_values + i);
+    if (t + 1 < T) return Ldg(values + i + N);
+    return last_values ? Ldg(last_values + n) : 0.f;
   }
   /// v'_t: at a truncated step V(final observation) (already inside nextValues when given).
-  __device__ __forceinline__ float At(size_t t, size_t n, size_t i, bool truncated) const {
-    return (truncated && final_values) ? __ldg(final_values + i) : Next(t, n, i);
+  __host__ __device__ __forceinline__ float At(size_t t, size_t n, size_t i, bool truncated) const {
+    return (truncated && final_values) ? Ldg(final_values + i) : Next(t, n, i);
   }
 };
 

@@ -26,8 +26,8 @@ struct LambdaReturnsOp {
   StepParam gamma, lambda;
   float* returns;
 
-  __device__ double Boundary(size_t) const { return 0.0; }
-  __device__ void Coefs(size_t t, size_t n, double& a, double& c) const {
+  __host__ __device__ double Boundary(size_t) const { return 0.0; }
+  __host__ __device__ void Coefs(size_t t, size_t n, double& a, double& c) const {
     const size_t i = t * next.N + n;
     const bool term = FlagAt(terminated, i), trunc = FlagAt(truncated, i);
     const float boot = next.At(t, n, i, trunc);
@@ -35,10 +35,10 @@ struct LambdaReturnsOp {
     const float g_live = term ? 0.f : g;
     const float not_last = t + 1 < next.T ? 1.f : 0.f;
     const double lam = (term || trunc) ? 0.f : lambda.At(t, n) * not_last;  // λ'_t
-    a = static_cast<double>(__ldg(rewards + i)) + static_cast<double>(g_live) * (1.0 - lam) * boot;
+    a = static_cast<double>(Ldg(rewards + i)) + static_cast<double>(g_live) * (1.0 - lam) * boot;
     c = static_cast<double>(g) * lam;
   }
-  __device__ void Write(size_t t, size_t n, double y) const { returns[t * next.N + n] = static_cast<float>(y); }
+  __host__ __device__ void Write(size_t t, size_t n, double y) const { returns[t * next.N + n] = static_cast<float>(y); }
 };
 
 BenchResult LambdaReturnsBench(size_t T, size_t N, int iters) {

@@ -28,25 +28,31 @@ struct NstepArgs {
   float* returns;
 };
 
+// G_t of element i = t * N + n.
+__host__ __device__ __forceinline__ float NstepAt(const NstepArgs& p, size_t i) {
+  const size_t T = p.next.T, N = p.next.N;
+  const size_t t = i / N, n = i % N;
+  const size_t m = p.window < T - t ? p.window : T - t;
+  double acc = 0.0, disc = 1.0;
+  for (size_t k = 0; k < m; ++k) {
+    const size_t s = t + k, j = i + k * N;
+    const bool term = FlagAt(p.terminated, j), trunc = FlagAt(p.truncated, j);
+    const bool end = term || trunc || k + 1 == m;
+    // The bootstrap term Γ_{t,k+1} (1 - term) v' enters only at the window's end.
+    const float boot = (end && !term) ? p.next.At(s, n, j, trunc) : 0.f;
+    const float g = p.gamma.At(s, n);
+    acc += disc * (static_cast<double>(Ldg(p.rewards + j)) + static_cast<double>(g) * boot);
+    if (end) break;
+    disc *= static_cast<double>(g);
+  }
+  return static_cast<float>(acc);
+}
+
 __global__ void __launch_bounds__(256) NstepKernel(NstepArgs p) {
-  const size_t T = p.next.T, N = p.next.N, TN = T * N;
+  const size_t TN = p.next.T * p.next.N;
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < TN;
        i += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    const size_t t = i / N, n = i % N;
-    const size_t m = p.window < T - t ? p.window : T - t;
-    double acc = 0.0, disc = 1.0;
-    for (size_t k = 0; k < m; ++k) {
-      const size_t s = t + k, j = i + k * N;
-      const bool term = FlagAt(p.terminated, j), trunc = FlagAt(p.truncated, j);
-      const bool end = term || trunc || k + 1 == m;
-      // The bootstrap term Γ_{t,k+1} (1 - term) v' enters only at the window's end.
-      const float boot = (end && !term) ? p.next.At(s, n, j, trunc) : 0.f;
-      const float g = p.gamma.At(s, n);
-      acc += disc * (static_cast<double>(__ldg(p.rewards + j)) + static_cast<double>(g) * boot);
-      if (end) break;
-      disc *= static_cast<double>(g);
-    }
-    p.returns[i] = static_cast<float>(acc);
+    p.returns[i] = NstepAt(p, i);
   }
 }
 

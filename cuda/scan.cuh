@@ -6,10 +6,11 @@
 // reward-to-go, V-trace, ...) is this scan with its own a, c and outputs, so it is written once,
 // as block- and device-level pieces in the style of CUB, and reused.
 //
-// A kernel plugs in as a device functor (passed by value to the kernels):
-//   __device__ double Boundary(size_t n) const;                        // y[T] of column n
-//   __device__ void Coefs(size_t t, size_t n, double& a, double& c) const;
-//   __device__ void Write(size_t t, size_t n, double y) const;         // y = y[t] of column n
+// A kernel plugs in as a functor (passed by value to the kernels; __host__ __device__, so that
+// cuda/test can run it on the host against the CPU kernel):
+//   double Boundary(size_t n) const;                        // y[T] of column n
+//   void Coefs(size_t t, size_t n, double& a, double& c) const;
+//   void Write(size_t t, size_t n, double y) const;         // y = y[t] of column n
 // Coefs is called once per element in the walk path and twice in the tiled path (both passes).
 // Coefs(t, n) may read what Write(t, n) itself overwrites (every block computes all its
 // coefficients before it writes), but nothing that Write changes at other elements.
@@ -27,7 +28,9 @@
 //   scan composes those maps, and the tile's map (an "aggregate") goes to global memory. The
 //   aggregates form a smaller [Q, N] scan of the same kind, solved recursively; it yields the
 //   value y after every tile, and a second pass over the tiles applies it. So one column of 1M
-//   steps is spread over ~450 blocks, like 1024 columns of 1K steps.
+//   steps is spread over ~450 blocks, like 1024 columns of 1K steps. The price: the inputs are
+//   read twice (reduce-then-scan); a single-pass decoupled look-back would read them once, at the
+//   cost of inter-block spinning that cannot be tested without a GPU.
 // Elements are moved between global and shared memory in striped order (coalesced) and scanned
 // in blocked order, as CUB's BlockLoad / BlockStore transposes do.
 #pragma once
@@ -48,12 +51,12 @@ struct __align__(16) Affine {
   double A, C;
 };
 
-__device__ __forceinline__ Affine AffineIdentity() { return Affine{0.0, 1.0}; }
+__host__ __device__ __forceinline__ Affine AffineIdentity() { return Affine{0.0, 1.0}; }
 
 /// The map of the steps of `early` followed by those of `late`: early(late(y)). Segmented: an
 /// early map with C == 0 does not depend on y, so late is dropped (NaN/Inf in it included).
 template <bool kSegmented>
-__device__ __forceinline__ Affine Then(const Affine& early, const Affine& late) {
+__host__ __device__ __forceinline__ Affine Then(const Affine& early, const Affine& late) {
   if constexpr (kSegmented) {
     if (early.C == 0.0) return early;
   }
@@ -61,7 +64,7 @@ __device__ __forceinline__ Affine Then(const Affine& early, const Affine& late) 
 }
 
 template <bool kSegmented>
-__device__ __forceinline__ double Apply(const Affine& m, double y) {
+__host__ __device__ __forceinline__ double Apply(const Affine& m, double y) {
   if constexpr (kSegmented) {
     if (m.C == 0.0) return m.A;
   }

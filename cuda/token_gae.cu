@@ -30,7 +30,7 @@ struct TokenLayout {
   const unsigned long long* starts;  // packed: [B+1] first token of each sequence, starts[B] = total
   const float* terminal_rewards;  // [B] or null
 
-  __device__ __forceinline__ void Locate(size_t i, size_t* b, bool* last) const {
+  __host__ __device__ __forceinline__ void Locate(size_t i, size_t* b, bool* last) const {
     if (L) {
       *b = i / L;
       *last = i % L == L - 1;
@@ -40,14 +40,14 @@ struct TokenLayout {
     size_t lo = 0, hi = B;
     while (hi - lo > 1) {
       const size_t mid = (lo + hi) / 2;
-      if (__ldg(starts + mid) <= i) lo = mid;
+      if (Ldg(starts + mid) <= i) lo = mid;
       else hi = mid;
     }
     *b = lo;
-    *last = i + 1 == __ldg(starts + lo + 1);
+    *last = i + 1 == Ldg(starts + lo + 1);
   }
-  __device__ __forceinline__ double Terminal(size_t b) const {
-    return terminal_rewards ? static_cast<double>(__ldg(terminal_rewards + b)) : 0.0;
+  __host__ __device__ __forceinline__ double Terminal(size_t b) const {
+    return terminal_rewards ? static_cast<double>(Ldg(terminal_rewards + b)) : 0.0;
   }
 };
 
@@ -60,18 +60,18 @@ struct SequenceOp {
   float* advantages;
   float* returns;  // or null
   double g, gl;
-  __device__ double Boundary(size_t) const { return 0.0; }
-  __device__ void Coefs(size_t i, size_t, double& a, double& c) const {
+  __host__ __device__ double Boundary(size_t) const { return 0.0; }
+  __host__ __device__ void Coefs(size_t i, size_t, double& a, double& c) const {
     size_t b;
     bool last;
     layout.Locate(i, &b, &last);
-    const double next = last ? layout.Terminal(b) : g * __ldg(values + i + 1);
-    a = (rewards ? static_cast<double>(__ldg(rewards + i)) : 0.0) + next - __ldg(values + i);
+    const double next = last ? layout.Terminal(b) : g * Ldg(values + i + 1);
+    a = (rewards ? static_cast<double>(Ldg(rewards + i)) : 0.0) + next - Ldg(values + i);
     c = last ? 0.0 : gl;
   }
-  __device__ void Write(size_t i, size_t, double y) const {
+  __host__ __device__ void Write(size_t i, size_t, double y) const {
     advantages[i] = static_cast<float>(y);
-    if (returns) returns[i] = static_cast<float>(y + __ldg(values + i));
+    if (returns) returns[i] = static_cast<float>(y + Ldg(values + i));
   }
 };
 
@@ -83,16 +83,16 @@ struct NextValueOp {
   const uint8_t* mask;
   float* advantages;
   double g;
-  __device__ double Boundary(size_t) const { return 0.0; }
-  __device__ void Coefs(size_t i, size_t, double& a, double& c) const {
+  __host__ __device__ double Boundary(size_t) const { return 0.0; }
+  __host__ __device__ void Coefs(size_t i, size_t, double& a, double& c) const {
     size_t b;
     bool last;
     layout.Locate(i, &b, &last);
-    const bool on = !last && __ldg(mask + i + 1) != 0;
-    a = last ? layout.Terminal(b) : on ? g * __ldg(values + i + 1) : 0.0;
+    const bool on = !last && Ldg(mask + i + 1) != 0;
+    a = last ? layout.Terminal(b) : on ? g * Ldg(values + i + 1) : 0.0;
     c = (last || on) ? 0.0 : 1.0;
   }
-  __device__ void Write(size_t i, size_t, double y) const { advantages[i] = static_cast<float>(y); }
+  __host__ __device__ void Write(size_t i, size_t, double y) const { advantages[i] = static_cast<float>(y); }
 };
 
 // Masked rows, pass 2: a = m (r + U - V), c = m ? γλ : 1 (0 at a row's last token); reads U_t
@@ -106,31 +106,50 @@ struct MaskedOp {
   float* advantages;
   float* returns;  // or null
   double gl;
-  __device__ double Boundary(size_t) const { return 0.0; }
-  __device__ void Coefs(size_t i, size_t, double& a, double& c) const {
-    const bool on = __ldg(mask + i) != 0, last = i % layout.L == layout.L - 1;
-    const double rt = rewards ? static_cast<double>(__ldg(rewards + i)) : 0.0;
-    a = on ? rt + advantages[i] - __ldg(values + i) : 0.0;
+  __host__ __device__ double Boundary(size_t) const { return 0.0; }
+  __host__ __device__ void Coefs(size_t i, size_t, double& a, double& c) const {
+    const bool on = Ldg(mask + i) != 0, last = i % layout.L == layout.L - 1;
+    const double rt = rewards ? static_cast<double>(Ldg(rewards + i)) : 0.0;
+    a = on ? rt + advantages[i] - Ldg(values + i) : 0.0;
     c = last ? 0.0 : on ? gl : 1.0;
   }
-  __device__ void Write(size_t i, size_t, double y) const {
-    const bool on = __ldg(mask + i) != 0;
+  __host__ __device__ void Write(size_t i, size_t, double y) const {
+    const bool on = Ldg(mask + i) != 0;
     advantages[i] = on ? static_cast<float>(y) : 0.f;
-    if (returns) returns[i] = on ? static_cast<float>(y + __ldg(values + i)) : 0.f;
+    if (returns) returns[i] = on ? static_cast<float>(y + Ldg(values + i)) : 0.f;
   }
 };
+
+// The scans of token GAE over `total` tokens; scan(op, T, N) runs one (ReverseScan on a stream
+// here, a host loop in cuda/test).
+template <class Scan>
+void TokenGaeScans(const TokenLayout& layout, size_t total, const float* rewards, const float* values,
+                   const uint8_t* mask, float gamma, float lambda, float* advantages, float* returns, Scan&& scan) {
+  if (total == 0) return;
+  const double g = gamma, gl = static_cast<double>(gamma) * lambda;
+  if (mask) {
+    scan(NextValueOp{layout, values, mask, advantages, g}, total, 1);
+    scan(MaskedOp{layout, rewards, values, mask, advantages, returns, gl}, total, 1);
+  } else {
+    scan(SequenceOp{layout, rewards, values, advantages, returns, g, gl}, total, 1);
+  }
+}
 
 // Runs token GAE on device arrays.
 void Run(const TokenLayout& layout, size_t total, const float* rewards, const float* values, const uint8_t* mask,
          float gamma, float lambda, float* advantages, float* returns, cudaStream_t s) {
-  if (total == 0) return;
-  const double g = gamma, gl = static_cast<double>(gamma) * lambda;
-  if (mask) {
-    ReverseScan(NextValueOp{layout, values, mask, advantages, g}, total, 1, s);
-    ReverseScan(MaskedOp{layout, rewards, values, mask, advantages, returns, gl}, total, 1, s);
-  } else {
-    ReverseScan(SequenceOp{layout, rewards, values, advantages, returns, g, gl}, total, 1, s);
+  TokenGaeScans(layout, total, rewards, values, mask, gamma, lambda, advantages, returns,
+                [s](const auto& op, size_t T, size_t N) { ReverseScan(op, T, N, s); });
+}
+
+// Packed layout: the first token of every sequence, then the total.
+std::vector<unsigned long long> SequenceStarts(const TokenGaeProblem& p) {
+  std::vector<unsigned long long> starts(p.B + 1);
+  for (size_t b = 0; b <= p.B; ++b) {
+    if (p.offsets) starts[b] = static_cast<unsigned long long>(p.offsets[b]);
+    else starts[b] = b == 0 ? 0 : starts[b - 1] + static_cast<unsigned long long>(p.lengths[b - 1]);
   }
+  return starts;
 }
 
 BenchResult TokenGaeBench(size_t T, size_t N, int iters) {
@@ -160,14 +179,7 @@ void TokenGae(const TokenGaeProblem& p) {
   Stream stream;
   const cudaStream_t s = stream.get();
   const size_t total = p.total;
-  std::vector<unsigned long long> host_starts;  // packed: first token of each sequence, then total
-  if (!p.L) {
-    host_starts.resize(p.B + 1);
-    for (size_t b = 0; b <= p.B; ++b) {
-      if (p.offsets) host_starts[b] = static_cast<unsigned long long>(p.offsets[b]);
-      else host_starts[b] = b == 0 ? 0 : host_starts[b - 1] + static_cast<unsigned long long>(p.lengths[b - 1]);
-    }
-  }
+  const std::vector<unsigned long long> host_starts = p.L ? std::vector<unsigned long long>() : SequenceStarts(p);
   DeviceBuffer starts = ToDevice(p.L ? nullptr : host_starts.data(), host_starts.size(), s);
   DeviceBuffer rewards = ToDevice(p.rewards, total, s), values = ToDevice(p.values, total, s),
                mask = ToDevice(p.mask, total, s), terminal = ToDevice(p.terminal_rewards, p.B, s),

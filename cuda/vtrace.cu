@@ -22,7 +22,7 @@ namespace rlcore::cuda {
 namespace {
 
 // min(clip, x) that lets a NaN x through (an unclipped NaN ratio must not look like ρ̄).
-__device__ __forceinline__ double ClipRatio(double x, double clip) { return clip < x ? clip : x; }
+__host__ __device__ __forceinline__ double ClipRatio(double x, double clip) { return clip < x ? clip : x; }
 
 struct VtraceArgs {
   const float* rewards;
@@ -38,42 +38,47 @@ struct VtraceArgs {
 
 struct VtraceOp {
   VtraceArgs p;
-  __device__ double Boundary(size_t) const { return 0.0; }
-  __device__ void Coefs(size_t t, size_t n, double& a, double& c) const {
+  __host__ __device__ double Boundary(size_t) const { return 0.0; }
+  __host__ __device__ void Coefs(size_t t, size_t n, double& a, double& c) const {
     const size_t i = t * p.next.N + n;
     const bool term = FlagAt(p.terminated, i), trunc = FlagAt(p.truncated, i);
     const float boot = p.next.At(t, n, i, trunc);
     const float g = p.gamma.At(t, n);
     const float g_live = term ? 0.f : g;
     const float g_lambda = (term || trunc) ? 0.f : g * p.lambda.At(t, n);
-    const double ratio = exp(static_cast<double>(__ldg(p.log_rhos + i)));
-    const double td = static_cast<double>(__ldg(p.rewards + i)) + static_cast<double>(g_live) * boot -
-                      static_cast<double>(__ldg(p.next.values + i));
+    const double ratio = exp(static_cast<double>(Ldg(p.log_rhos + i)));
+    const double td = static_cast<double>(Ldg(p.rewards + i)) + static_cast<double>(g_live) * boot -
+                      static_cast<double>(Ldg(p.next.values + i));
     a = ClipRatio(ratio, p.clip_rho) * td;
     c = static_cast<double>(g_lambda) * ClipRatio(ratio, p.clip_c);
   }
-  __device__ void Write(size_t t, size_t n, double y) const {
+  __host__ __device__ void Write(size_t t, size_t n, double y) const {
     const size_t i = t * p.next.N + n;
-    p.vs[i] = static_cast<float>(y + __ldg(p.next.values + i));
+    p.vs[i] = static_cast<float>(y + Ldg(p.next.values + i));
   }
 };
 
+// pgAdvantages of element i = t * N + n; reads the finished vs[t + 1].
+__host__ __device__ __forceinline__ float PgAdvantageAt(const VtraceArgs& p, size_t i) {
+  const size_t T = p.next.T, N = p.next.N;
+  const size_t t = i / N, n = i % N;
+  const bool term = FlagAt(p.terminated, i), trunc = FlagAt(p.truncated, i);
+  // Inside an episode the target bootstraps from vs_{t+1}; at the last step from v'.
+  float boot = 0.f;
+  if (!term) {
+    if (trunc) boot = p.next.At(t, n, i, true);
+    else boot = t + 1 < T ? p.vs[i + N] : p.next.Next(t, n, i);
+  }
+  const double ratio = exp(static_cast<double>(Ldg(p.log_rhos + i)));
+  const double target = static_cast<double>(Ldg(p.rewards + i)) + static_cast<double>(p.gamma.At(t, n)) * boot;
+  return static_cast<float>(ClipRatio(ratio, p.clip_pg_rho) * (target - Ldg(p.next.values + i)));
+}
+
 __global__ void __launch_bounds__(256) PgAdvantageKernel(VtraceArgs p) {
-  const size_t T = p.next.T, N = p.next.N, TN = T * N;
+  const size_t TN = p.next.T * p.next.N;
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < TN;
        i += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    const size_t t = i / N, n = i % N;
-    const bool term = FlagAt(p.terminated, i), trunc = FlagAt(p.truncated, i);
-    // Inside an episode the target bootstraps from vs_{t+1}; at the last step from v'.
-    float boot = 0.f;
-    if (!term) {
-      if (trunc) boot = p.next.At(t, n, i, true);
-      else boot = t + 1 < T ? p.vs[i + N] : p.next.Next(t, n, i);
-    }
-    const double ratio = exp(static_cast<double>(__ldg(p.log_rhos + i)));
-    const double target = static_cast<double>(__ldg(p.rewards + i)) + static_cast<double>(p.gamma.At(t, n)) * boot;
-    p.pg_advantages[i] =
-        static_cast<float>(ClipRatio(ratio, p.clip_pg_rho) * (target - __ldg(p.next.values + i)));
+    p.pg_advantages[i] = PgAdvantageAt(p, i);
   }
 }
 

@@ -58,3 +58,18 @@ export { Sequential, Mlp, type LayerSpec, type SequentialOptions, type MlpOption
 export { orthogonal, initLinear, defaultGain, randomUniform, randomNormal, type InitScheme, type LinearInit } from './nn/init.js';
 export { Adam, AdamW, Sgd, clipGradNorm, gradNorm, polyakUpdate, type AdamOptions, type SgdOptions, type Optimizer, type Parametrized, type ClipGradNormOptions, type PolyakOptions } from './nn/optim.js';
 export { serializeSafetensors, parseSafetensors, saveSafetensors, loadSafetensors, networkTensors, loadNetworkTensors, saveCheckpoint, loadCheckpoint, type Tensor, type CheckpointOptions, type SafetensorsContents } from './nn/safetensors.js';
+export {
+  ReplayBuffer, type ReplayBatch, type ReplayBufferOptions, type ReplayDtype, type ReplayEpisodes, type ReplayField, type ReplayInsert,
+  type ReplaySampleOptions, type ReplaySequences, type ReplayStats,
+} from './replay/replay.js';
+export { permutation, gatherRows, type PermutationOptions, type GatherRowsOptions } from './kernels/permutation.js';
+export { ppo, ppoDefaults, checkPpoConfig, PpoRun, type PpoConfig } from './algos/ppo.js';
+export { a2c, a2cDefaults } from './algos/a2c.js';
+export { ALGORITHMS } from './algos/registry.js';
+export type { AlgorithmRun, AlgorithmSpec, CommonConfig, FinishedEpisodes, Metrics, RunState } from './algos/base.js';
+export { tokenLogProbs, tokenLogProbsAsync, tokenLogProbsBackward, tokenLogProbsBackwardAsync, type TokenLogProbsBase, type TokenLogProbsOptions, type TokenLogProbsResult, type TokenLogProbsBackwardOptions, type TokenLogProbsBackwardResult } from './llm/token_logprobs.js';
+export { policyLoss, policyLossAsync, type PolicyLossKind, type LossAggregation, type KlEstimatorKind, type PolicyLossOptions, type PolicyLossResult } from './llm/policy_loss.js';
+export { tokenKl, type TokenKlOptions, type TokenKlResult } from './llm/kl.js';
+export { preferenceLoss, cplLoss, type PreferenceLossKind, type PreferenceLossOptions, type PreferenceLossResult, type CplLossOptions, type CplLossResult } from './llm/preference.js';
+export { DigitSumTask, type DigitSumOptions } from './llm/digit_sum.js';
+export { grpo, DIGIT_SUM_ENV, type GrpoConfig } from './algos/grpo.js';

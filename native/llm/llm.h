@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../dist/fastmath.h"
+
 namespace rlcore {
 
 /// Rows per block for [B, T] token kernels: about 16k tokens, fixed by T alone (deterministic).
@@ -25,6 +27,8 @@ struct TokenLogProbsProblem {
   const float* grad_log_prob = nullptr;  // [M] or null (0)
   const float* grad_entropy = nullptr;   // [M] or null (0)
   float* grad_logits = nullptr;          // [M, V]
+  const float* saved_lse = nullptr;      // [M] the forward's lse (then the row is read once), or null
+  const float* saved_entropy = nullptr;  // [M] the forward's entropy (needed with saved_lse and grad_entropy)
 };
 /// Forward (log_prob / entropy / lse) and, when grad_logits is set, the backward pass.
 void TokenLogProbsCpu(const TokenLogProbsProblem& p);
@@ -34,21 +38,31 @@ enum class LossAgg : int { kTokenMean = 0, kSeqMeanTokenMean = 1, kSeqMeanTokenS
 enum class KlEstimator : int { kK1 = 0, kK2 = 1, kK3 = 2 };
 
 /// Per-token KL estimate of KL(π_θ ‖ π_ref) from d = clamp(ref − logp, −20, 20), and its
-/// derivative with respect to logp: k1 = −d; k2 = ½ d²; k3 = e^d − d − 1 clamped to [0, 10].
-/// (Schulman 2020, "Approximating KL Divergence"; k3 as in GRPO, Shao et al. 2024.)
-inline void KlTerm(KlEstimator kind, double logp, double ref, double* value, double* grad) {
-  const double raw = ref - logp;
-  const bool inside = raw > -20.0 && raw < 20.0;  // beyond the clamp, d is constant: no gradient
-  const double d = raw < -20.0 ? -20.0 : (raw > 20.0 ? 20.0 : raw);
+/// derivative with respect to logp: k1 = −d; k2 = ½ d²; k3 = e^d − d − 1 clamped to [0, 10]
+/// (Schulman 2020, "Approximating KL Divergence"; k3 as in GRPO, Shao et al. 2024). Float32 and
+/// branch-free so that loops over tokens vectorise; k3 uses its Taylor series for |d| < ¼ (no
+/// cancellation in e^d − 1 − d), so it is never negative and accurate near π = π_ref.
+inline float K3Series(float d) {
+  const float e = ExpF(d);
+  const float series =
+      d * d * (0.5f + d * (1.0f / 6 + d * (1.0f / 24 + d * (1.0f / 120 + d * (1.0f / 720 + d * (1.0f / 5040))))));
+  const float direct = e - 1.0f - d;
+  const float k = (d < 0.25f && d > -0.25f) ? series : direct;
+  return k > 0.0f ? k : 0.0f;
+}
+inline void KlTermF(KlEstimator kind, float logp, float ref, float* value, float* grad) {
+  const float raw = ref - logp;
+  const float inside = (raw > -20.0f && raw < 20.0f) ? 1.0f : 0.0f;  // beyond the clamp d is constant
+  const float d = raw < -20.0f ? -20.0f : (raw > 20.0f ? 20.0f : raw);
   if (kind == KlEstimator::kK1) {
-    *value = -d, *grad = inside ? 1.0 : 0.0;
+    *value = -d, *grad = inside;
   } else if (kind == KlEstimator::kK2) {
-    *value = 0.5 * d * d, *grad = inside ? -d : 0.0;
+    *value = 0.5f * d * d, *grad = -d * inside;
   } else {
-    const double k3 = std::expm1(d) - d;  // ≥ 0: expm1(d) ≥ d for every d
-    const bool capped = k3 > 10.0;
-    *value = capped ? 10.0 : (k3 > 0.0 ? k3 : 0.0);
-    *grad = (inside && !capped) ? -std::expm1(d) : 0.0;
+    const float k3 = K3Series(d);
+    const float capped = k3 > 10.0f ? 1.0f : 0.0f;
+    *value = k3 > 10.0f ? 10.0f : k3;
+    *grad = -(d + k3) * inside * (1.0f - capped);  // −(e^d − 1)
   }
 }
 
@@ -73,7 +87,7 @@ struct PolicyLossProblem {
   float* grad_entropy = nullptr;   // [B, T] out dL/dH, or null
   double* stats = nullptr;         // [kPolicyStats] out
 };
-constexpr size_t kPolicyStats = 14;
+constexpr size_t kPolicyStats = 16;
 void PolicyLossCpu(const PolicyLossProblem& p);
 
 enum class PreferenceKind : int { kDpo = 0, kIpo = 1, kBradleyTerry = 2 };

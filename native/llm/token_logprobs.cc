@@ -25,7 +25,7 @@ namespace {
 constexpr size_t kChunk = 1024;
 
 struct RowLse {
-  double lse, entropy;
+  double m, log_s, entropy;  // lse = m + log_s, kept apart: m may dwarf log_s
 };
 
 // One streaming pass over a row. −∞ logits (masked vocabulary) contribute nothing.
@@ -45,8 +45,10 @@ RowLse StreamRow(const float* x, size_t V, float inv_temp) {
     const double sc = SumF64(e, n);
     for (size_t i = 0; i < n; ++i) z[i] *= e[i];
     const double wc = SumF64(z, n);
-    if (mc > m) {
-      const double scale = S > 0.0 ? std::exp(m - mc) : 0.0;
+    if (S == 0.0) {
+      S = sc, W = wc, m = mc;
+    } else if (mc > m) {
+      const double scale = std::exp(m - mc);
       W = scale * (W + (m - mc) * S) + wc;
       S = S * scale + sc;
       m = mc;
@@ -57,17 +59,25 @@ RowLse StreamRow(const float* x, size_t V, float inv_temp) {
     }
   }
   const double logS = std::log(S);
-  return RowLse{m + logS, logS - W / S};
+  return RowLse{m, logS, logS - W / S};
 }
 
 void BackwardRow(const float* x, size_t V, float inv_temp, int32_t target, const RowLse& r, float g, float h,
                  float* out) {
-  const float lse = static_cast<float>(r.lse), H = static_cast<float>(r.entropy);
-  for (size_t v = 0; v < V; ++v) {
-    float lp = x[v] * inv_temp - lse;
-    lp = lp < -100.0f ? -100.0f : lp;
-    const float p = ExpF(lp);
-    out[v] = -inv_temp * p * (g + h * (lp + H));
+  const float m = static_cast<float>(r.m), log_s = static_cast<float>(r.log_s), H = static_cast<float>(r.entropy);
+  float z[kChunk], e[kChunk];
+  for (size_t c0 = 0; c0 < V; c0 += kChunk) {
+    const size_t n = std::min(kChunk, V - c0);
+    // z rounded to float exactly as in StreamRow (a separate loop: no fused multiply-subtract).
+    for (size_t i = 0; i < n; ++i) z[i] = x[c0 + i] * inv_temp;
+    for (size_t i = 0; i < n; ++i) {
+      const float lp = (z[i] - m) - log_s;
+      z[i] = lp < -100.0f ? -100.0f : lp;
+    }
+    // exp alone in its loop (vectorises), then the select and the gradient.
+    for (size_t i = 0; i < n; ++i) e[i] = ExpF(z[i]);
+    for (size_t i = 0; i < n; ++i) e[i] = z[i] < -87.0f ? 0.0f : e[i];  // exactly 0 for masked (−∞) logits
+    for (size_t i = 0; i < n; ++i) out[c0 + i] = -inv_temp * e[i] * (g + h * (z[i] + H));
   }
   out[target] += inv_temp * g;
 }
@@ -79,11 +89,17 @@ void TokenLogProbsCpu(const TokenLogProbsProblem& p) {
   auto rows = [&](size_t r0, size_t r1) {
     for (size_t m = r0; m < r1; ++m) {
       const float* x = p.logits + m * p.V;
-      const RowLse r = StreamRow(x, p.V, inv_temp);
       const int32_t t = p.targets[m];
-      if (p.log_prob) p.log_prob[m] = static_cast<float>(static_cast<double>(x[t] * inv_temp) - r.lse);
+      if (p.grad_logits && p.saved_lse) {  // backward from the forward's statistics: one read of the row
+        const RowLse r{p.saved_lse[m], 0.0, p.saved_entropy ? p.saved_entropy[m] : 0.0};
+        BackwardRow(x, p.V, inv_temp, t, r, p.grad_log_prob ? p.grad_log_prob[m] : 0.0f,
+                    p.grad_entropy ? p.grad_entropy[m] : 0.0f, p.grad_logits + m * p.V);
+        continue;
+      }
+      const RowLse r = StreamRow(x, p.V, inv_temp);
+      if (p.log_prob) p.log_prob[m] = static_cast<float>((static_cast<double>(x[t] * inv_temp) - r.m) - r.log_s);
       if (p.entropy) p.entropy[m] = static_cast<float>(r.entropy);
-      if (p.lse) p.lse[m] = static_cast<float>(r.lse);
+      if (p.lse) p.lse[m] = static_cast<float>(r.m + r.log_s);
       if (p.grad_logits) {
         const float g = p.grad_log_prob ? p.grad_log_prob[m] : 0.0f;
         const float h = p.grad_entropy ? p.grad_entropy[m] : 0.0f;
@@ -141,7 +157,7 @@ Napi::Value TokenLogProbsBinding(const Napi::CallbackInfo& info) {
 }
 
 // tokenLogProbsBackward(M, V, logits, targets, temperature, gradLogProb?, gradEntropy?, outGradLogits,
-//                       useCuda, async)
+//                       lse?, entropy?, useCuda, async)
 Napi::Value TokenLogProbsBackwardBinding(const Napi::CallbackInfo& info) {
   constexpr const char* kKernel = "tokenLogProbsBackward";
   Napi::Env env = info.Env();
@@ -150,17 +166,24 @@ Napi::Value TokenLogProbsBackwardBinding(const Napi::CallbackInfo& info) {
   p.grad_log_prob = F32Arg(info, 5, kKernel, "gradLogProb", true, p.M, c.m1).data;
   p.grad_entropy = F32Arg(info, 6, kKernel, "gradEntropy", true, p.M, c.m1).data;
   p.grad_logits = F32Arg(info, 7, kKernel, "out.gradLogits", false, p.M * p.V, c.mv).data;
-  const bool use_cuda = BoolArg(info, 8), async = BoolArg(info, 9);
+  p.saved_lse = F32Arg(info, 8, kKernel, "lse", true, p.M, c.m1).data;
+  p.saved_entropy = F32Arg(info, 9, kKernel, "entropy", true, p.M, c.m1).data;
+  if (p.grad_entropy && p.saved_lse && !p.saved_entropy) {
+    ThrowError(env, "ERR_ARG", "tokenLogProbsBackward: with lse and gradEntropy, give the forward's entropy too");
+  }
+  const bool use_cuda = BoolArg(info, 10), async = BoolArg(info, 11);
   CheckDevice(env, kKernel, use_cuda);
   const size_t mb = p.M * 4;
   const Region outs[] = {{"out.gradLogits", p.grad_logits, mb * p.V}};
   const Region ins[] = {{"logits", p.logits, mb * p.V},
                         {"targets", p.targets, mb},
                         {"gradLogProb", p.grad_log_prob, p.grad_log_prob ? mb : 0},
-                        {"gradEntropy", p.grad_entropy, p.grad_entropy ? mb : 0}};
+                        {"gradEntropy", p.grad_entropy, p.grad_entropy ? mb : 0},
+                        {"lse", p.saved_lse, p.saved_lse ? mb : 0},
+                        {"entropy", p.saved_entropy, p.saved_entropy ? mb : 0}};
   CheckRegions(env, kKernel, outs, ins);
   CheckIndices(env, kKernel, "targets", p.targets, p.M, p.V);
-  return RunKernel(info, async, [p] { TokenLogProbsCpu(p); }, KeepArgs{2, 8});
+  return RunKernel(info, async, [p] { TokenLogProbsCpu(p); }, KeepArgs{2, 10});
 }
 
 }  // namespace

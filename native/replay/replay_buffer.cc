@@ -22,21 +22,43 @@ ReplayBuffer::ReplayBuffer(size_t capacity, std::vector<Field> fields, size_t nu
       last_(num_envs, -1),
       ep_start_(num_envs, -1),
       ep_len_(num_envs, 0),
-      ep_return_(num_envs, 0.0) {}
+      ep_return_(num_envs, 0.0) {
+  size_t off = sizeof(int64_t);
+  for (Field& f : fields_) {
+    f.offset = off;
+    off += f.RowBytes();
+  }
+  record_bytes_ = (off + 7) / 8 * 8;
+}
+
+int64_t ReplayBuffer::Next(size_t slot) const {
+  int64_t p;
+  std::memcpy(&p, Rec(slot), sizeof(p));
+  return p;
+}
+
+void ReplayBuffer::SetNext(size_t slot, int64_t p) { std::memcpy(Rec(slot), &p, sizeof(p)); }
 
 // Memory is taken once, at the first insert, so that declaring a 10M buffer costs nothing until used.
 void ReplayBuffer::Allocate() {
   if (allocated_) return;
-  for (Field& f : fields_) f.data.assign(capacity_ * f.RowBytes(), 0);
-  next_.assign(capacity_, -1);
+  records_.assign(capacity_ * record_bytes_, 0);
   if (prioritized_) tree_.Allocate(capacity_);
   allocated_ = true;
+}
+
+void ReplayBuffer::Release() {
+  std::vector<uint8_t>().swap(records_);
+  tree_ = PriorityTree();
+  episodes_.clear();
+  closed_ = true;
 }
 
 double ReplayBuffer::Leaf(double raw) const { return std::pow(raw + eps_, alpha_); }
 
 bool ReplayBuffer::Done(size_t slot) const {
-  return fields_[kTerminated].data[slot] != 0 || fields_[kTruncated].data[slot] != 0;
+  const uint8_t* r = Rec(slot);
+  return r[fields_[kTerminated].offset] != 0 || r[fields_[kTruncated].offset] != 0;
 }
 
 void ReplayBuffer::Add(const InsertBatch& batch) {
@@ -54,20 +76,21 @@ void ReplayBuffer::Add(const InsertBatch& batch) {
     const size_t e = batch.env_ids ? static_cast<size_t>(batch.env_ids[i]) : i;
     const int64_t p = static_cast<int64_t>(total_);
     const size_t slot = static_cast<size_t>(total_ % capacity_);
+    uint8_t* rec = Rec(slot);
     for (size_t f = 0; f < fields_.size(); ++f) {
       const size_t rb = fields_[f].RowBytes();
-      std::memcpy(fields_[f].data.data() + slot * rb, batch.fields[f] + i * rb, rb);
+      std::memcpy(rec + fields_[f].offset, batch.fields[f] + i * rb, rb);
     }
     const bool done = batch.fields[kTerminated][i] != 0 || batch.fields[kTruncated][i] != 0;
     if (done && batch.final_obs) {
-      std::memcpy(fields_[kNextObs].data.data() + slot * obs_bytes, batch.final_obs + i * obs_bytes, obs_bytes);
+      std::memcpy(rec + fields_[kNextObs].offset, batch.final_obs + i * obs_bytes, obs_bytes);
     }
-    next_[slot] = -1;
+    SetNext(slot, -1);
     // Link the env's previous step to this one if it is still stored and did not end its episode.
     const int64_t prev = last_[e];
     if (prev >= 0 && prev + static_cast<int64_t>(capacity_) > p && !Done(static_cast<size_t>(prev % capacity_)) &&
         ep_start_[e] >= 0) {
-      next_[static_cast<size_t>(prev % capacity_)] = p;
+      SetNext(static_cast<size_t>(prev % capacity_), p);
     }
     if (ep_start_[e] < 0) {
       ep_start_[e] = p;
@@ -84,7 +107,7 @@ void ReplayBuffer::Add(const InsertBatch& batch) {
       ep_start_[e] = -1;
     }
     ++total_;
-    if (prioritized_) tree_.Set(slot, Leaf(max_priority_));
+    if (prioritized_) tree_.Set(slot, std::pow(max_priority_, alpha_));  // max_priority_ includes ε
   }
   // Drop finished episodes whose first step has been overwritten (oldest-ending first).
   const int64_t oldest = static_cast<int64_t>(total_) - static_cast<int64_t>(capacity_);
@@ -107,14 +130,23 @@ void ReplayBuffer::Sample(size_t batch, bool uniform, double beta, int32_t* rows
     return;
   }
   const double total = tree_.Total(), min = tree_.Min();
-  ParallelFor(batch, 512, [&](size_t b0, size_t b1) {
-    for (size_t b = b0; b < b1; ++b) {
-      const Philox4 x = Philox(seed, b, call);
-      size_t i = tree_.Find(UniformDouble(x.v[0], x.v[1]) * total);
-      if (i >= size) i = size - 1;  // rounding at the right edge of the last leaf
-      rows[b] = static_cast<int32_t>(i);
-      // w_i = (N P(i))^-β / max_j (N P(j))^-β = (p_i / p_min)^-β
-      if (weights) weights[b] = static_cast<float>(std::pow(tree_.Get(i) / min, -beta));
+  ParallelFor(batch, 1024, [&](size_t b0, size_t b1) {
+    constexpr size_t kChunk = 256;
+    double mass[kChunk];
+    size_t leaf[kChunk];
+    for (size_t c0 = b0; c0 < b1; c0 += kChunk) {
+      const size_t n = b1 - c0 < kChunk ? b1 - c0 : kChunk;
+      for (size_t k = 0; k < n; ++k) {
+        const Philox4 x = Philox(seed, c0 + k, call);
+        mass[k] = UniformDouble(x.v[0], x.v[1]) * total;
+      }
+      tree_.FindMany(mass, n, leaf);
+      for (size_t k = 0; k < n; ++k) {
+        const size_t i = leaf[k] < size ? leaf[k] : size - 1;  // rounding at the right edge
+        rows[c0 + k] = static_cast<int32_t>(i);
+        // w_i = (N P(i))^-β / max_j (N P(j))^-β = (p_i / p_min)^-β
+        if (weights) weights[c0 + k] = static_cast<float>(std::pow(tree_.Get(i) / min, -beta));
+      }
     }
   });
 }
@@ -136,7 +168,20 @@ void ReplayBuffer::Gather(const int32_t* rows, size_t count, const std::vector<u
                           double gamma, float* discounts) const {
   CheckRows(rows, count, true, "replayGather");
   ParallelFor(count, 1024, [&](size_t b0, size_t b1) {
+    // Rows are random: keep ~32 record fetches in flight (a record spans at most two lines).
+    constexpr size_t kAhead = 32;
+    const size_t last_line = record_bytes_ - 1;
+    for (size_t b = b0; b < b0 + kAhead && b < b1; ++b) {
+      if (rows[b] >= 0) {
+        __builtin_prefetch(Rec(static_cast<size_t>(rows[b])));
+        __builtin_prefetch(Rec(static_cast<size_t>(rows[b])) + last_line);
+      }
+    }
     for (size_t b = b0; b < b1; ++b) {
+      if (b + kAhead < b1 && rows[b + kAhead] >= 0) {
+        __builtin_prefetch(Rec(static_cast<size_t>(rows[b + kAhead])));
+        __builtin_prefetch(Rec(static_cast<size_t>(rows[b + kAhead])) + last_line);
+      }
       const int32_t r = rows[b];
       if (r < 0) {
         for (size_t f = 0; f < fields_.size(); ++f) {
@@ -151,11 +196,11 @@ void ReplayBuffer::Gather(const int32_t* rows, size_t count, const std::vector<u
       double G = 0.0, d = 1.0;
       for (size_t k = 0;;) {
         float rw;
-        std::memcpy(&rw, fields_[kReward].data.data() + cur * 4, 4);
+        std::memcpy(&rw, Rec(cur) + fields_[kReward].offset, 4);
         G += d * rw;
         d *= gamma;
-        if (++k >= n || Done(cur) || next_[cur] < 0) break;
-        cur = static_cast<size_t>(next_[cur] % static_cast<int64_t>(capacity_));
+        if (++k >= n || Done(cur) || Next(cur) < 0) break;
+        cur = static_cast<size_t>(Next(cur) % static_cast<int64_t>(capacity_));
       }
       for (size_t f = 0; f < fields_.size(); ++f) {
         if (!outs[f]) continue;
@@ -165,7 +210,7 @@ void ReplayBuffer::Gather(const int32_t* rows, size_t count, const std::vector<u
           const float g = static_cast<float>(G);
           std::memcpy(outs[f] + b * 4, &g, 4);
         } else {
-          std::memcpy(outs[f] + b * rb, fields_[f].data.data() + (from_last ? cur : static_cast<size_t>(r)) * rb, rb);
+          std::memcpy(outs[f] + b * rb, Rec(from_last ? cur : static_cast<size_t>(r)) + fields_[f].offset, rb);
         }
       }
       if (discounts) discounts[b] = static_cast<float>(d);
@@ -184,9 +229,9 @@ void ReplayBuffer::UpdatePriorities(const int32_t* rows, const float* priorities
       throw ReplayError("ERR_RANGE", msg.str());
     }
   }
+  tree_.SetMany(rows, count, [&](size_t b) { return Leaf(priorities[b]); });
   for (size_t b = 0; b < count; ++b) {
     const double raw = priorities[b];
-    tree_.Set(static_cast<size_t>(rows[b]), Leaf(raw));
     if (raw + eps_ > max_priority_) max_priority_ = raw + eps_;
   }
 }
@@ -195,8 +240,8 @@ size_t ReplayBuffer::Window(size_t start, size_t length, int32_t* rows) const {
   size_t cur = start, k = 1;
   rows[0] = static_cast<int32_t>(start);
   for (; k < length; ++k) {
-    if (Done(cur) || next_[cur] < 0) break;
-    cur = static_cast<size_t>(next_[cur] % static_cast<int64_t>(capacity_));
+    if (Done(cur) || Next(cur) < 0) break;
+    cur = static_cast<size_t>(Next(cur) % static_cast<int64_t>(capacity_));
     rows[k] = static_cast<int32_t>(cur);
   }
   for (size_t j = k; j < length; ++j) rows[j] = -1;

@@ -24,7 +24,7 @@ struct Field {
   std::string name;
   DType dtype;
   size_t width;
-  std::vector<uint8_t> data;  // [capacity, width] elements, allocated on the first insert
+  size_t offset = 0;  // byte offset inside a row record
   size_t RowBytes() const { return width * DTypeSize(dtype); }
 };
 
@@ -66,6 +66,9 @@ class ReplayBuffer {
   double Priority(size_t row) const { return tree_.Get(row); }
   size_t NumEpisodes() const { return episodes_.size(); }
   const std::vector<Field>& Fields() const { return fields_; }
+  bool Closed() const { return closed_; }
+  /// Frees the memory now (the handle stays valid but refuses every further call).
+  void Release();
 
   /// Appends `batch.rows` transitions (validated first: env ids).
   void Add(const InsertBatch& batch);
@@ -90,6 +93,10 @@ class ReplayBuffer {
  private:
   void CheckRows(const int32_t* rows, size_t count, bool allow_missing, const char* what) const;
   bool Done(size_t slot) const;
+  uint8_t* Rec(size_t slot) { return records_.data() + slot * record_bytes_; }
+  const uint8_t* Rec(size_t slot) const { return records_.data() + slot * record_bytes_; }
+  int64_t Next(size_t slot) const;
+  void SetNext(size_t slot, int64_t p);
   // Fills one window from `start`; returns the number of valid steps.
   size_t Window(size_t start, size_t length, int32_t* rows) const;
   double Leaf(double raw) const;
@@ -104,12 +111,16 @@ class ReplayBuffer {
   uint64_t calls_ = 0;  // sampling calls so far: the Philox stream of the next call
   uint64_t total_ = 0;  // transitions ever inserted
   double max_priority_ = 1.0;
-  std::vector<int64_t> next_;  // [capacity] absolute position of the same env's next step, or -1
+  // One record per row (array of structs: a gathered row is one or two cache lines): the
+  // absolute position of the same env's next step (int64, -1: none) then every field.
+  size_t record_bytes_ = 0;
+  std::vector<uint8_t> records_;
   std::vector<int64_t> last_, ep_start_, ep_len_;  // [num_envs]
   std::vector<double> ep_return_;
   std::deque<Episode> episodes_;
   PriorityTree tree_;
   bool allocated_ = false;
+  bool closed_ = false;
 };
 
 }  // namespace rlcore::replay

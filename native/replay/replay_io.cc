@@ -87,8 +87,11 @@ std::vector<uint8_t> ReplayBuffer::Serialize() const {
     w.Put<double>(e.ret);
   }
   const size_t size = Size();
-  for (const Field& f : fields_) w.Raw(f.data.data(), size * f.RowBytes());
-  if (size > 0) w.Raw(next_.data(), size * sizeof(int64_t));
+  // Field by field (the file format does not depend on the in-memory record layout).
+  for (const Field& f : fields_) {
+    for (size_t i = 0; i < size; ++i) w.Raw(Rec(i) + f.offset, f.RowBytes());
+  }
+  for (size_t i = 0; i < size; ++i) w.Put<int64_t>(Next(i));
   if (prioritized_) {
     for (size_t i = 0; i < size; ++i) w.Put<double>(tree_.Get(i));
   }
@@ -163,10 +166,13 @@ ReplayBuffer* ReplayBuffer::Deserialize(const uint8_t* bytes, size_t n) {
     const size_t size = buf->Size();
     if (total > 0) {
       buf->Allocate();
-      for (Field& f : buf->fields_) r.Raw(f.data.data(), size * f.RowBytes());
-      r.Raw(buf->next_.data(), size * sizeof(int64_t));
+      for (const Field& f : buf->fields_) {
+        for (size_t i = 0; i < size; ++i) r.Raw(buf->Rec(i) + f.offset, f.RowBytes());
+      }
       for (size_t i = 0; i < size; ++i) {
-        if (buf->next_[i] < -1 || buf->next_[i] >= static_cast<int64_t>(total)) Reader::Fail("bad link");
+        const int64_t p = r.Get<int64_t>();
+        if (p < -1 || p >= static_cast<int64_t>(total)) Reader::Fail("bad link");
+        buf->SetNext(i, p);
       }
       if (prioritized) {
         for (size_t i = 0; i < size; ++i) {

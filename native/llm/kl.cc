@@ -1,0 +1,82 @@
+// Per-token KL estimates of KL(π_θ ‖ π_ref) from sampled tokens, d = clamp(log π_ref − log π_θ,
+// −20, 20): k1 = −d, k2 = ½ d², k3 = e^d − d − 1 ∈ [0, 10] (Schulman 2020, "Approximating KL
+// Divergence"), with ∂k/∂log π_θ. Used as a loss term (policyLoss's klCoef) or, here, as a
+// per-token reward penalty r_t − β k_t (PPO-style RLHF, Ouyang et al. 2022, arXiv:2203.02155).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "../core/binding.h"
+#include "../core/select.h"
+#include "../core/thread_pool.h"
+#include "../dist/args.h"
+#include "llm.h"
+
+namespace rlcore {
+namespace {
+
+// tokenKl(M, logProb, refLogProb, mask?, klKind, outKl, outGrad?, stats(Float64Array[2]), useCuda, async)
+Napi::Value TokenKlBinding(const Napi::CallbackInfo& info) {
+  constexpr const char* kKernel = "tokenKl";
+  Napi::Env env = info.Env();
+  const size_t M = SizeArg(info, 0, kKernel, "M");
+  const Shape m1 = ShapeText("[M]", {M});
+  const float* lp = F32Arg(info, 1, kKernel, "logProb", false, M, m1).data;
+  const float* ref = F32Arg(info, 2, kKernel, "refLogProb", false, M, m1).data;
+  const uint8_t* mask = U8Arg(info, 3, kKernel, "mask", true, M, m1).data;
+  const double kind_d = NumberArg(info, 4, kKernel, "klKind", 0, 2);
+  if (std::floor(kind_d) != kind_d) ThrowError(env, "ERR_ARG", "tokenKl: klKind must be an integer code");
+  const KlEstimator kind = static_cast<KlEstimator>(static_cast<int>(kind_d));
+  float* kl = F32Arg(info, 5, kKernel, "out.kl", false, M, m1).data;
+  float* grad = F32Arg(info, 6, kKernel, "out.grad", true, M, m1).data;
+  double* stats = F64Arg(info, 7, kKernel, "stats", false, 2, "[2]").data;
+  const bool use_cuda = BoolArg(info, 8), async = BoolArg(info, 9);
+  CheckDevice(env, kKernel, use_cuda);
+  const size_t fb = M * 4;
+  const Region outs[] = {{"out.kl", kl, fb}, {"out.grad", grad, grad ? fb : 0}, {"stats", stats, 16}};
+  const Region ins[] = {{"logProb", lp, fb}, {"refLogProb", ref, fb}, {"mask", mask, mask ? M : 0}};
+  CheckRegions(env, kKernel, outs, ins);
+  return RunKernel(
+      info, async,
+      [=] {
+        // Fixed blocks of 16k tokens: float passes, float64 block sums in block order.
+        constexpr size_t kBlock = 16384;
+        const size_t blocks = (M + kBlock - 1) / kBlock;
+        std::vector<double> part(blocks * 2);
+        auto run = [&](size_t k0, size_t k1) {
+          float v[1024], c[1024];
+          for (size_t k = k0; k < k1; ++k) {
+            double sum = 0.0, count = 0.0;
+            for (size_t c0 = k * kBlock; c0 < std::min(M, (k + 1) * kBlock); c0 += 1024) {
+              const size_t n = std::min<size_t>(1024, M - c0);
+              for (size_t j = 0; j < n; ++j) {
+                float kv, kg;
+                KlTermF(kind, lp[c0 + j], ref[c0 + j], &kv, &kg);
+                const uint8_t on = mask ? mask[c0 + j] : 1;
+                v[j] = Select(on, kv, 0.0f), c[j] = on ? 1.0f : 0.0f;
+                kl[c0 + j] = v[j];
+                if (grad) grad[c0 + j] = Select(on, kg, 0.0f);
+              }
+              sum += SumF64(v, n), count += SumF64(c, n);
+            }
+            part[2 * k] = sum, part[2 * k + 1] = count;
+          }
+        };
+        if (blocks == 1) {
+          run(0, 1);
+        } else {
+          ParallelFor(blocks, 1, run);
+        }
+        double sum = 0.0, count = 0.0;
+        for (size_t k = 0; k < blocks; ++k) sum += part[2 * k], count += part[2 * k + 1];
+        stats[0] = count > 0.0 ? sum / count : 0.0;
+        stats[1] = count;
+      },
+      KeepArgs{1, 8});
+}
+
+}  // namespace
+
+RLCORE_EXPORT(tokenKl, TokenKlBinding);
+
+}  // namespace rlcore

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Checks the CUDA kernel functors against the CPU kernels without a GPU (needs nvcc and g++):
+# builds cuda/test/host_check.cc with every cuda/test/NAME_host.cu (which runs cuda/NAME.cu's
+# functors on the host) and native/kernels/NAME.cc, then runs it. Exit status 0 when all agree.
+#   scripts/cuda-host-check.sh [build dir, default build-host-check]
+# The N-API functions the kernel bindings reference are never called here; they are linked to
+# generated stubs so that the CPU kernels can be linked without Node.js.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-build-host-check}
+mkdir -p "$out"
+command -v nvcc >/dev/null || { echo "cuda-host-check: nvcc not found (put the CUDA toolkit's bin on PATH)" >&2; exit 1; }
+napi_inc=$(node -p "require('node-addon-api').include_dir" 2>/dev/null || echo node_modules/node-addon-api)
+api_inc=node_modules/node-api-headers/include
+[ -f "$api_inc/node_api.h" ] || api_inc=/usr/include/node
+defs=(-DRLCORE_WITH_CUDA -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED)
+cxx=(g++ -std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter -Werror "${defs[@]}" -I"$napi_inc" -I"$api_inc")
+objs=()
+for f in cuda/test/*_host.cu; do
+  name=$(basename "$f" _host.cu)
+  nvcc -std=c++17 -O2 -arch=sm_80 -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror "${defs[@]}" \
+    -c "$f" -o "$out/${name}_host.o" &
+  "${cxx[@]}" -c "native/kernels/$name.cc" -o "$out/$name.o" &
+  objs+=("$out/${name}_host.o" "$out/$name.o")
+  wait
+done
+for f in native/core/thread_pool.cc native/core/binding.cc cuda/test/host_check.cc; do
+  "${cxx[@]}" -c "$f" -o "$out/$(basename "$f" .cc).o"
+  objs+=("$out/$(basename "$f" .cc).o")
+done
+nm -u "${objs[@]}" | awk '{print $NF}' | grep -E '^(napi_|node_api_)' | sort -u |
+  sed 's/.*/int &(void) { return 0; }/' >"$out/napi_stubs.c"
+gcc -c "$out/napi_stubs.c" -o "$out/napi_stubs.o"
+nvcc -o "$out/host_check" "${objs[@]}" "$out/napi_stubs.o" -lpthread
+"$out/host_check"

@@ -1,0 +1,40 @@
+// Full learning runs of the off-policy algorithms through AlgorithmRun, for bench/RESULTS.md:
+//   npx tsx scripts/offpolicy-learn.ts dqn CartPole-v1 1 [key=value ...]
+// Prints progress every 10 iterations and, at the end, the mean of the last 100 and last 10
+// episodic returns, the best 10-episode mean seen, and the wall time.
+import { dqn } from '../src/algos/dqn.js';
+import { sac } from '../src/algos/sac.js';
+import { td3 } from '../src/algos/td3.js';
+
+
+import type { AlgorithmSpec, CommonConfig } from '../src/algos/base.js';
+
+const [algo, envId, seedText, ...rest] = process.argv.slice(2);
+const specs: Record<string, AlgorithmSpec<CommonConfig>> = { dqn, sac, td3 } as unknown as Record<string, AlgorithmSpec<CommonConfig>>;
+const spec = specs[algo];
+if (!spec || !envId) throw new Error('usage: offpolicy-learn.ts dqn|sac|td3 ENV SEED [key=value ...]');
+const config = { ...spec.defaults(envId), seed: Number(seedText ?? 1) } as CommonConfig & Record<string, unknown>;
+for (const kv of rest) {
+  const [k, v] = kv.split('=');
+  config[k] = v === 'true' ? true : v === 'false' ? false : v.startsWith('[') ? JSON.parse(v) : Number.isNaN(Number(v)) ? v : Number(v);
+}
+const run = spec.create(config);
+const returns: number[] = [];
+const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / Math.max(a.length, 1);
+let best10 = -Infinity, it = 0;
+const t0 = performance.now();
+while (run.globalStep < config.totalSteps) {
+  const m = await run.iterate();
+  const ep = run.drainEpisodes();
+  for (const r of ep.returns) {
+    returns.push(r);
+    if (returns.length >= 10) best10 = Math.max(best10, mean(returns.slice(-10)));
+  }
+  if (++it % 10 === 0) {
+    const sm = Object.entries(m).map(([k, v]) => `${k}=${Number(v).toPrecision(4)}`).join(' ');
+    console.log(`step ${run.globalStep} episodes ${returns.length} last10 ${mean(returns.slice(-10)).toFixed(1)} ${sm}`);
+  }
+}
+run.close();
+const secs = (performance.now() - t0) / 1000;
+console.log(JSON.stringify({ algo, envId, seed: config.seed, steps: run.globalStep, episodes: returns.length, last100: mean(returns.slice(-100)), last10: mean(returns.slice(-10)), best10, maxReturn: Math.max(...returns), seconds: secs }));

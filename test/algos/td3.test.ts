@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { td3, type Td3Config } from '../../src/algos/td3.js';
+import { RlcoreError } from '../../src/index.js';
+
+const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+// Smaller networks and a short schedule keep the test under a minute; random play averages ~−1200.
+const SHORT: Partial<Td3Config> = { totalSteps: 8000, learningStarts: 1000, hiddenSizes: [64, 64], learningRate: 1e-3, seed: 1 };
+
+describe('td3', () => {
+  it('learns Pendulum-v1 (8k steps, 64-unit networks)', () => {
+    const run = td3.create({ ...td3.defaults('Pendulum-v1'), ...SHORT });
+    const returns: number[] = [];
+    while (run.globalStep < SHORT.totalSteps!) {
+      run.iterate();
+      returns.push(...run.drainEpisodes().returns);
+    }
+    expect(returns.length).toBe(40);
+    expect(mean(returns.slice(-5))).toBeGreaterThan(-600);
+    const a = run.act(new Float32Array(9), 3, false) as Float32Array;
+    for (const x of a) expect(Math.abs(x)).toBeLessThanOrEqual(2);
+    run.close();
+  }, 60_000);
+
+  it('resumes exactly from a checkpoint with the replay buffer', () => {
+    const cfg = { ...td3.defaults('Pendulum-v1'), totalSteps: 3000, learningStarts: 500, hiddenSizes: [16], stepsPerIteration: 250, checkpointReplay: true, bufferSize: 5000, seed: 4 };
+    const a = td3.create(cfg);
+    for (let i = 0; i < 4; i++) a.iterate();
+    const saved = a.checkpoint();
+    const b = td3.create(cfg);
+    b.restore(saved);
+    for (let i = 0; i < 2; i++) {
+      const ma = a.iterate(), mb = b.iterate();
+      expect(mb.qf_loss).toBe(ma.qf_loss);
+    }
+    expect(b.checkpoint().tensors['actor.0.weight'].data).toEqual(a.checkpoint().tensors['actor.0.weight'].data);
+    expect(() => b.restore({ tensors: {}, state: saved.state })).toThrow(RlcoreError);
+    a.close();
+    b.close();
+  }, 60_000);
+
+  it('refuses discrete action spaces', () => {
+    expect(() => td3.create({ ...td3.defaults('CartPole-v1'), totalSteps: 10 })).toThrow(/continuous/);
+  });
+});
