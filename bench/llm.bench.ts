@@ -3,6 +3,8 @@
 import { policyLoss, type PolicyLossKind } from '../src/llm/policy_loss.js';
 import { tokenKl } from '../src/llm/kl.js';
 import { tokenLogProbs, tokenLogProbsBackward } from '../src/llm/token_logprobs.js';
+import { backends } from '../src/index.js';
+import { native } from '../src/native.js';
 import { timeIt, type BenchRow } from './harness.js';
 
 // What a framework would write without rlcore: one loop per objective, token-mean aggregation.
@@ -143,6 +145,14 @@ export default function bench(): BenchRow[] {
       }, 0.3),
     });
     rows.push({ kernel: fb, size: vsize, impl: 'ts loop', elements: M * V, bytes: M * V * 12, seconds: timeIt(() => tsLogProbs(M, V, x, t, lpo, h, gx), 0.3) });
+  }
+  // On a CUDA build with a device: the logits kernel on device-resident data (GPU memory bandwidth).
+  const b = backends();
+  if (b.cuda.built && b.cuda.devices.length > 0) {
+    for (const [M, V] of [[4096, 32_000], [1024, 152_000]]) {
+      const r = native().cudaBench('token_logprobs', M, V, 20) as { ms: number; bytes: number; elements: number; path: string };
+      rows.push({ kernel: 'token logprobs + entropy (fwd)', size: `M=${M} V=${V}`, impl: `cuda device (${r.path})`, elements: r.elements, bytes: r.bytes, seconds: r.ms / 1e3 });
+    }
   }
   return rows;
 }

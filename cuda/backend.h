@@ -42,7 +42,8 @@ std::vector<DeviceInfo> Devices(std::string* error);
 
 // Kernel entry points (defined only in CUDA builds, cuda/NAME.cu), with the semantics of the CPU
 // kernels in native/kernels/NAME.cc. They run on the current device, on a stream of their own,
-// and throw std::runtime_error (with the CUDA error text) on CUDA errors.
+// and throw std::runtime_error with the CUDA error text on CUDA errors (DeviceUnavailable when
+// there is no usable device).
 void Gae(const GaeProblem& p);                              // cuda/gae.cu
 void LambdaReturns(const LambdaReturnsProblem& p);          // cuda/lambda_returns.cu
 void DiscountedReturns(const DiscountedReturnsProblem& p);  // cuda/discounted_returns.cu
@@ -57,7 +58,7 @@ struct BenchResult {
   double ms = 0;        // mean milliseconds per launch (cudaEvent timing)
   double bytes = 0;     // bytes read + written per launch, by the same model as bench/*.bench.ts
   double elements = 0;  // elements per launch (T * N)
-  std::string path;     // which device-level scan ran, e.g. "walk" or "tiled W=1 Q=434 levels=2"
+  std::string path;     // which device-level scan ran, e.g. "walk" or "tiled W=1 Q=435 levels=2"
 };
 
 /// Kernels that Bench() can time (in CUDA builds: every cuda/*.cu that registers one).

@@ -59,7 +59,7 @@ export { orthogonal, initLinear, defaultGain, randomUniform, randomNormal, type 
 export { Adam, AdamW, Sgd, clipGradNorm, gradNorm, polyakUpdate, type AdamOptions, type SgdOptions, type Optimizer, type Parametrized, type ClipGradNormOptions, type PolyakOptions } from './nn/optim.js';
 export { serializeSafetensors, parseSafetensors, saveSafetensors, loadSafetensors, networkTensors, loadNetworkTensors, saveCheckpoint, loadCheckpoint, type Tensor, type CheckpointOptions, type SafetensorsContents } from './nn/safetensors.js';
 export {
-  ReplayBuffer, type ReplayBatch, type ReplayBufferOptions, type ReplayDtype, type ReplayEpisodes, type ReplayField, type ReplayInsert,
+  ReplayBuffer, type ReplayArray, type ReplayBatch, type ReplayBufferOptions, type ReplayDtype, type ReplayEpisodes, type ReplayField, type ReplayInsert,
   type ReplaySampleOptions, type ReplaySequences, type ReplayStats,
 } from './replay/replay.js';
 export { permutation, gatherRows, type PermutationOptions, type GatherRowsOptions } from './kernels/permutation.js';
@@ -71,5 +71,5 @@ export { tokenLogProbs, tokenLogProbsAsync, tokenLogProbsBackward, tokenLogProbs
 export { policyLoss, policyLossAsync, type PolicyLossKind, type LossAggregation, type KlEstimatorKind, type PolicyLossOptions, type PolicyLossResult } from './llm/policy_loss.js';
 export { tokenKl, type TokenKlOptions, type TokenKlResult } from './llm/kl.js';
 export { preferenceLoss, cplLoss, type PreferenceLossKind, type PreferenceLossOptions, type PreferenceLossResult, type CplLossOptions, type CplLossResult } from './llm/preference.js';
-export { DigitSumTask, type DigitSumOptions } from './llm/digit_sum.js';
+export { DigitSumTask, DigitSumEnv, registerDigitSum, type DigitSumOptions } from './llm/digit_sum.js';
 export { grpo, DIGIT_SUM_ENV, type GrpoConfig } from './algos/grpo.js';

@@ -239,6 +239,9 @@ class KernelWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       work_();
+    } catch (const cuda::DeviceUnavailable& e) {
+      device_error_ = true;
+      SetError(e.what());
     } catch (const std::exception& e) {
       SetError(e.what());
     } catch (...) {
@@ -247,13 +250,14 @@ class KernelWorker : public Napi::AsyncWorker {
   }
   void OnOK() override { deferred_.Resolve(Env().Undefined()); }
   void OnError(const Napi::Error& e) override {
-    deferred_.Reject(MakeError(Env(), "ERR_NATIVE", e.Message()).Value());
+    deferred_.Reject(MakeError(Env(), device_error_ ? "ERR_DEVICE" : "ERR_NATIVE", e.Message()).Value());
   }
 
  private:
   std::function<void()> work_;
   Napi::Promise::Deferred deferred_;
   std::vector<Napi::ObjectReference> refs_;
+  bool device_error_ = false;
 };
 
 }  // namespace
@@ -264,6 +268,8 @@ Napi::Value RunKernel(const Napi::CallbackInfo& info, bool async, std::function<
   if (!async) {
     try {
       work();
+    } catch (const cuda::DeviceUnavailable& e) {
+      ThrowError(env, "ERR_DEVICE", e.what());
     } catch (const std::exception& e) {
       ThrowError(env, "ERR_NATIVE", e.what());
     }

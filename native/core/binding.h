@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../../cuda/backend.h"
 #include "step_param.h"
 
 namespace rlcore {
@@ -94,6 +95,8 @@ Napi::Value RunKernel(const Napi::CallbackInfo& info, bool async, Work&& work, K
   if (!async) {
     try {
       work();
+    } catch (const cuda::DeviceUnavailable& e) {
+      ThrowError(info.Env(), "ERR_DEVICE", e.what());
     } catch (const std::exception& e) {
       ThrowError(info.Env(), "ERR_NATIVE", e.what());
     }

@@ -33,6 +33,12 @@ struct TokenLogProbsProblem {
 /// Forward (log_prob / entropy / lse) and, when grad_logits is set, the backward pass.
 void TokenLogProbsCpu(const TokenLogProbsProblem& p);
 
+namespace cuda {
+/// The same on the current CUDA device (cuda/token_logprobs.cu; defined in CUDA builds only):
+/// host pointers in and out, like the other entry points of cuda/backend.h.
+void TokenLogProbs(const TokenLogProbsProblem& p);
+}  // namespace cuda
+
 enum class PolicyLossKind : int { kPpo = 0, kCispo = 1, kGspo = 2, kClipCov = 3, kKlCov = 4 };
 enum class LossAgg : int { kTokenMean = 0, kSeqMeanTokenMean = 1, kSeqMeanTokenSum = 2, kTokenSumNorm = 3 };
 enum class KlEstimator : int { kK1 = 0, kK2 = 1, kK3 = 2 };
@@ -42,14 +48,14 @@ enum class KlEstimator : int { kK1 = 0, kK2 = 1, kK3 = 2 };
 /// (Schulman 2020, "Approximating KL Divergence"; k3 as in GRPO, Shao et al. 2024). Float32 and
 /// branch-free so that loops over tokens vectorise; k3 uses its Taylor series for |d| < ¼ (no
 /// cancellation in e^d − 1 − d), so it is never negative and accurate near π = π_ref.
-inline float K3Series(float d) {
-  const float e = ExpF(d);
+inline float K3FromExp(float d, float e) {  // e = e^d
   const float series =
       d * d * (0.5f + d * (1.0f / 6 + d * (1.0f / 24 + d * (1.0f / 120 + d * (1.0f / 720 + d * (1.0f / 5040))))));
   const float direct = e - 1.0f - d;
   const float k = (d < 0.25f && d > -0.25f) ? series : direct;
   return k > 0.0f ? k : 0.0f;
 }
+inline float K3Series(float d) { return K3FromExp(d, ExpF(d)); }
 inline void KlTermF(KlEstimator kind, float logp, float ref, float* value, float* grad) {
   const float raw = ref - logp;
   const float inside = (raw > -20.0f && raw < 20.0f) ? 1.0f : 0.0f;  // beyond the clamp d is constant

@@ -167,7 +167,7 @@ void PolicyLossCpu(const PolicyLossProblem& p) {
     double acc[kWidth] = {};
     // Per-token terms in vectorisable float passes over L1-sized chunks; float64 sums.
     float lr[kChunk], r[kChunk], a[kChunk], wt[kChunk], l[kChunk], g[kChunk], f1[kChunk], f2[kChunk], f3[kChunk];
-    float kv[kChunk], kg[kChunk];
+    float kv[kChunk], kg[kChunk], ratio_e[kChunk];
     uint8_t mk[kChunk], sl[kChunk];
     for (size_t b = b0; b < b1; ++b) {
       const size_t n_b = len[b];
@@ -213,6 +213,7 @@ void PolicyLossCpu(const PolicyLossProblem& p) {
         // exp in their own passes: GCC vectorises ExpF alone, not fused with the selects below.
         for (size_t j = 0; j < n; ++j) lr[j] = LP[j] - OL[j];
         for (size_t j = 0; j < n; ++j) r[j] = ExpF(lr[j]);
+        std::copy(r, r + n, ratio_e);
         if (p.rollout_log_prob) {
           const float* RL = p.rollout_log_prob + base;
           for (size_t j = 0; j < n; ++j) wt[j] = OL[j] - RL[j];
@@ -233,8 +234,8 @@ void PolicyLossCpu(const PolicyLossProblem& p) {
             break;
           case PolicyLossKind::kKlCov:
             for (size_t j = 0; j < n; ++j) {
-              const float sg = lr[j] > 0.0f ? 1.0f : (lr[j] < 0.0f ? -1.0f : 0.0f);
-              const float on = sl[j] ? kl_cov : 0.0f;
+              const float sg = (lr[j] > 0.0f ? 1.0f : 0.0f) - (lr[j] < 0.0f ? 1.0f : 0.0f);
+              const float on = Select(sl[j], kl_cov, 0.0f);
               l[j] = -a[j] * r[j] + on * __builtin_fabsf(lr[j]), g[j] = -a[j] * r[j] + on * sg;
               f1[j] = 0.0f, f2[j] = 0.0f, f3[j] = 0.0f;
             }
@@ -273,17 +274,16 @@ void PolicyLossCpu(const PolicyLossProblem& p) {
         } else {
           for (size_t j = 0; j < n; ++j) GO[j] = wf * g[j] + klw * kg[j];
         }
-        for (size_t j = 0; j < n; ++j) l[j] = Select(mk[j], l[j] * wt[j], 0.0f);
-        for (size_t j = 0; j < n; ++j) f1[j] = Select(mk[j], f1[j], 0.0f);
-        for (size_t j = 0; j < n; ++j) f2[j] = Select(mk[j], f2[j], 0.0f);
-        for (size_t j = 0; j < n; ++j) f3[j] = Select(mk[j], f3[j], 0.0f);
-        for (size_t j = 0; j < n; ++j) kv[j] = Select(mk[j], kv[j], 0.0f);
-        for (size_t j = 0; j < n; ++j) wt[j] = Select(mk[j], wt[j], 0.0f);
-        for (size_t j = 0; j < n; ++j) lr[j] = K3Series(lr[j]);  // (r − 1) − log r = e^{log r} − 1 − log r
-        for (size_t j = 0; j < n; ++j) lr[j] = Select(mk[j], lr[j], 0.0f);
         if (gspo) std::fill(r, r + n, s_b);
-        for (size_t j = 0; j < n; ++j) r[j] = Select(mk[j], r[j], 0.0f);
-        for (size_t j = 0; j < n; ++j) a[j] = Select(mk[j], __builtin_fabsf(a[j]), 0.0f);
+        for (size_t j = 0; j < n; ++j) {
+          const uint8_t on = mk[j];
+          l[j] = Select(on, l[j] * wt[j], 0.0f);
+          f1[j] = Select(on, f1[j], 0.0f), f2[j] = Select(on, f2[j], 0.0f), f3[j] = Select(on, f3[j], 0.0f);
+          kv[j] = Select(on, kv[j], 0.0f), wt[j] = Select(on, wt[j], 0.0f);
+          r[j] = Select(on, r[j], 0.0f), a[j] = Select(on, __builtin_fabsf(a[j]), 0.0f);
+        }
+        // approxKl per token: (r − 1) − log r from the ratio already computed (series near r = 1).
+        for (size_t j = 0; j < n; ++j) lr[j] = Select(mk[j], K3FromExp(lr[j], ratio_e[j]), 0.0f);
         if (p.grad_entropy) {
           float* GE = p.grad_entropy + base;
           for (size_t j = 0; j < n; ++j) GE[j] = Select(mk[j], hw, 0.0f);

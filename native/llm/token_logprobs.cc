@@ -121,6 +121,14 @@ struct Common {
   Shape mv, m1;
 };
 
+void Run(const TokenLogProbsProblem& p, bool use_cuda) {
+#ifdef RLCORE_WITH_CUDA
+  if (use_cuda) return cuda::TokenLogProbs(p);
+#endif
+  (void)use_cuda;
+  TokenLogProbsCpu(p);
+}
+
 Common ReadCommon(const Napi::CallbackInfo& info, const char* kernel) {
   Common c;
   c.p.M = SizeArg(info, 0, kernel, "M");
@@ -153,7 +161,7 @@ Napi::Value TokenLogProbsBinding(const Napi::CallbackInfo& info) {
   const Region ins[] = {{"logits", p.logits, mb * p.V}, {"targets", p.targets, mb}};
   CheckRegions(env, kKernel, outs, ins);
   CheckIndices(env, kKernel, "targets", p.targets, p.M, p.V);
-  return RunKernel(info, async, [p] { TokenLogProbsCpu(p); }, KeepArgs{2, 8});
+  return RunKernel(info, async, [p, use_cuda] { Run(p, use_cuda); }, KeepArgs{2, 8});
 }
 
 // tokenLogProbsBackward(M, V, logits, targets, temperature, gradLogProb?, gradEntropy?, outGradLogits,
@@ -183,7 +191,7 @@ Napi::Value TokenLogProbsBackwardBinding(const Napi::CallbackInfo& info) {
                         {"entropy", p.saved_entropy, p.saved_entropy ? mb : 0}};
   CheckRegions(env, kKernel, outs, ins);
   CheckIndices(env, kKernel, "targets", p.targets, p.M, p.V);
-  return RunKernel(info, async, [p] { TokenLogProbsCpu(p); }, KeepArgs{2, 10});
+  return RunKernel(info, async, [p, use_cuda] { Run(p, use_cuda); }, KeepArgs{2, 10});
 }
 
 }  // namespace

@@ -9,6 +9,21 @@
 #include "../core/thread_pool.h"
 
 namespace rlcore::replay {
+namespace {
+
+// Field copies are a few bytes each: inline fixed-size copies instead of a libc memcpy call.
+inline void CopyField(uint8_t* dst, const uint8_t* src, size_t n) {
+  switch (n) {
+    case 1: *dst = *src; return;
+    case 4: std::memcpy(dst, src, 4); return;
+    case 8: std::memcpy(dst, src, 8); return;
+    case 12: std::memcpy(dst, src, 12); return;
+    case 16: std::memcpy(dst, src, 16); return;
+    default: std::memcpy(dst, src, n);
+  }
+}
+
+}  // namespace
 
 ReplayBuffer::ReplayBuffer(size_t capacity, std::vector<Field> fields, size_t num_envs, bool prioritized,
                            double alpha, double eps, uint64_t seed)
@@ -42,13 +57,13 @@ void ReplayBuffer::SetNext(size_t slot, int64_t p) { std::memcpy(Rec(slot), &p, 
 // Memory is taken once, at the first insert, so that declaring a 10M buffer costs nothing until used.
 void ReplayBuffer::Allocate() {
   if (allocated_) return;
-  records_.assign(capacity_ * record_bytes_, 0);
+  records_.reset(static_cast<uint8_t*>(HugeAlloc(capacity_ * record_bytes_)));
   if (prioritized_) tree_.Allocate(capacity_);
   allocated_ = true;
 }
 
 void ReplayBuffer::Release() {
-  std::vector<uint8_t>().swap(records_);
+  records_.reset();
   tree_ = PriorityTree();
   episodes_.clear();
   closed_ = true;
@@ -71,6 +86,7 @@ void ReplayBuffer::Add(const InsertBatch& batch) {
     }
   }
   Allocate();
+  if (prioritized_) slots_.resize(batch.rows);
   const size_t obs_bytes = fields_[kNextObs].RowBytes();
   for (size_t i = 0; i < batch.rows; ++i) {
     const size_t e = batch.env_ids ? static_cast<size_t>(batch.env_ids[i]) : i;
@@ -79,7 +95,7 @@ void ReplayBuffer::Add(const InsertBatch& batch) {
     uint8_t* rec = Rec(slot);
     for (size_t f = 0; f < fields_.size(); ++f) {
       const size_t rb = fields_[f].RowBytes();
-      std::memcpy(rec + fields_[f].offset, batch.fields[f] + i * rb, rb);
+      CopyField(rec + fields_[f].offset, batch.fields[f] + i * rb, rb);
     }
     const bool done = batch.fields[kTerminated][i] != 0 || batch.fields[kTruncated][i] != 0;
     if (done && batch.final_obs) {
@@ -107,7 +123,11 @@ void ReplayBuffer::Add(const InsertBatch& batch) {
       ep_start_[e] = -1;
     }
     ++total_;
-    if (prioritized_) tree_.Set(slot, std::pow(max_priority_, alpha_));  // max_priority_ includes ε
+    if (prioritized_) slots_[i] = static_cast<int32_t>(slot);
+  }
+  if (prioritized_) {
+    const double leaf = std::pow(max_priority_, alpha_);  // max_priority_ includes ε
+    tree_.SetMany(slots_.data(), batch.rows, [leaf](size_t) { return leaf; });
   }
   // Drop finished episodes whose first step has been overwritten (oldest-ending first).
   const int64_t oldest = static_cast<int64_t>(total_) - static_cast<int64_t>(capacity_);
@@ -210,7 +230,7 @@ void ReplayBuffer::Gather(const int32_t* rows, size_t count, const std::vector<u
           const float g = static_cast<float>(G);
           std::memcpy(outs[f] + b * 4, &g, 4);
         } else {
-          std::memcpy(outs[f] + b * rb, Rec(from_last ? cur : static_cast<size_t>(r)) + fields_[f].offset, rb);
+          CopyField(outs[f] + b * rb, Rec(from_last ? cur : static_cast<size_t>(r)) + fields_[f].offset, rb);
         }
       }
       if (discounts) discounts[b] = static_cast<float>(d);

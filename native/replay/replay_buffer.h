@@ -5,10 +5,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "huge_alloc.h"
 #include "sum_tree.h"
 
 namespace rlcore::replay {
@@ -93,8 +95,8 @@ class ReplayBuffer {
  private:
   void CheckRows(const int32_t* rows, size_t count, bool allow_missing, const char* what) const;
   bool Done(size_t slot) const;
-  uint8_t* Rec(size_t slot) { return records_.data() + slot * record_bytes_; }
-  const uint8_t* Rec(size_t slot) const { return records_.data() + slot * record_bytes_; }
+  uint8_t* Rec(size_t slot) { return records_.get() + slot * record_bytes_; }
+  const uint8_t* Rec(size_t slot) const { return records_.get() + slot * record_bytes_; }
   int64_t Next(size_t slot) const;
   void SetNext(size_t slot, int64_t p);
   // Fills one window from `start`; returns the number of valid steps.
@@ -114,11 +116,12 @@ class ReplayBuffer {
   // One record per row (array of structs: a gathered row is one or two cache lines): the
   // absolute position of the same env's next step (int64, -1: none) then every field.
   size_t record_bytes_ = 0;
-  std::vector<uint8_t> records_;
+  std::unique_ptr<uint8_t, FreeDeleter> records_;
   std::vector<int64_t> last_, ep_start_, ep_len_;  // [num_envs]
   std::vector<double> ep_return_;
   std::deque<Episode> episodes_;
   PriorityTree tree_;
+  std::vector<int32_t> slots_;  // scratch: the rows of one insert, for the batched tree update
   bool allocated_ = false;
   bool closed_ = false;
 };

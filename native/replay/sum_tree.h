@@ -16,6 +16,8 @@
 #include <new>
 #include <vector>
 
+#include "huge_alloc.h"
+
 namespace rlcore::replay {
 
 class PriorityTree {
@@ -62,9 +64,12 @@ class PriorityTree {
     size_t div = 1;
     for (size_t l = 1; l < sizes_.size(); ++l) {
       div *= kFan;
+      size_t prev = SIZE_MAX;  // consecutive rows (a batch insert) share parents: recompute once
       for (size_t b = 0; b < count; ++b) {
         if (b + 8 < count) __builtin_prefetch(sum_[l - 1].get() + static_cast<size_t>(rows[b + 8]) / div * kFan);
-        Recompute(l, static_cast<size_t>(rows[b]) / div);
+        const size_t node = static_cast<size_t>(rows[b]) / div;
+        if (node != prev) Recompute(l, node);
+        prev = node;
       }
     }
   }
@@ -76,7 +81,7 @@ class PriorityTree {
   /// For each mass m_k in [0, Total()), the leaf whose prefix-sum interval contains it.
   /// Descends `count` samples together, one level at a time, prefetching the next level.
   void FindMany(const double* mass_in, size_t count, size_t* leaf_out) const {
-    constexpr size_t kGroup = 32;
+    constexpr size_t kGroup = 64;
     double mass[kGroup];
     size_t node[kGroup];
     for (size_t g0 = 0; g0 < count; g0 += kGroup) {
@@ -106,15 +111,10 @@ class PriorityTree {
   }
 
  private:
-  struct FreeDeleter {
-    void operator()(double* p) const { std::free(p); }
-  };
   using Buffer = std::unique_ptr<double, FreeDeleter>;
 
   static Buffer Alloc(size_t n, double fill) {
-    void* p = std::aligned_alloc(64, (n * sizeof(double) + 63) / 64 * 64);
-    if (!p) throw std::bad_alloc();
-    auto* d = static_cast<double*>(p);
+    auto* d = static_cast<double*>(HugeAlloc(n * sizeof(double)));
     for (size_t i = 0; i < n; ++i) d[i] = fill;
     return Buffer(d);
   }

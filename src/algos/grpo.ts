@@ -44,7 +44,7 @@ export interface GrpoConfig extends CommonConfig {
   klCoef: number;
   /** KL estimator; default 'k3'. */
   klEstimator: KlEstimatorKind;
-  /** Entropy bonus coefficient; default 0. */
+  /** Entropy bonus coefficient (keeps the policy from collapsing on prompts it still fails); default 0.003. */
   entCoef: number;
   /** Adam learning rate; default 2e-3. */
   learningRate: number;
@@ -67,9 +67,9 @@ registerDigitSum(); // `rlcore evaluate` replays the policy on the environment f
 
 function defaults(envId: string): GrpoConfig {
   return {
-    envId, seed: 1, numEnvs: 32, totalSteps: 256 * 150,
+    envId, seed: 1, numEnvs: 32, totalSteps: 200_000,
     numDigits: 4, targetRange: [6, 30], groupSize: 8, advantageMode: 'grpo', zeroGroups: 'resample', maxResample: 3,
-    loss: 'ppo', aggregation: 'tokenMean', clipLow: 0.2, clipHigh: 0.28, dualClip: 0, klCoef: 0, klEstimator: 'k3', entCoef: 0,
+    loss: 'ppo', aggregation: 'tokenMean', clipLow: 0.2, clipHigh: 0.28, dualClip: 0, klCoef: 0, klEstimator: 'k3', entCoef: 0.003,
     learningRate: 2e-3, updateEpochs: 2, numMinibatches: 2, maxGradNorm: 1, hiddenSizes: [128, 128], temperature: 1,
   };
 }

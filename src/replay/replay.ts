@@ -46,7 +46,8 @@ export interface ReplayBufferOptions {
   device?: Device;
 }
 
-type FieldArray = Float32Array | Int32Array | Uint8Array;
+/** A typed array of one replay field: Float32Array, Int32Array or Uint8Array by dtype. */
+export type ReplayArray = Float32Array | Int32Array | Uint8Array;
 
 /** One batch insert: `rows` transitions, row i from environment copy `envIds[i]` (default i). */
 export interface ReplayInsert {
@@ -65,7 +66,7 @@ export interface ReplayInsert {
   /** `[rows, obsDim]` the true last observations, used as s_{t+1} where terminated | truncated. */
   finalObservations?: Float32Array;
   /** Values of the extra fields, `[rows, width]` each. */
-  extras?: Record<string, FieldArray>;
+  extras?: Record<string, ReplayArray>;
   /** `[rows]` environment copy of each row; default row i → copy i. */
   envIds?: Int32Array;
 }
@@ -91,7 +92,7 @@ export interface ReplayBatch {
   /** `[B]` γ^m: the discount of the bootstrap value (γ for 1-step). */
   discounts: Float32Array;
   /** Extra fields, `[B, width]` each. */
-  extras: Record<string, FieldArray>;
+  extras: Record<string, ReplayArray>;
 }
 
 /** Options of {@link ReplayBuffer.sample}. */
@@ -252,7 +253,7 @@ export class ReplayBuffer {
     const k = 'ReplayBuffer.add';
     const rows = batch?.rewards instanceof Float32Array ? batch.rewards.length : -1;
     if (rows < 1) throw new RlcoreError(batch?.rewards === undefined ? 'ERR_ARG' : 'ERR_DTYPE', `${k}: rewards must be a non-empty Float32Array [rows]`);
-    const arrays: FieldArray[] = [batch.observations, batch.actions, batch.rewards, batch.nextObservations, batch.terminated, batch.truncated];
+    const arrays: ReplayArray[] = [batch.observations, batch.actions, batch.rewards, batch.nextObservations, batch.terminated, batch.truncated];
     for (const f of this.extraFields) {
       const a = batch.extras?.[f.name];
       if (a === undefined) throw new RlcoreError('ERR_ARG', `${k}: extras.${f.name} is required ([rows, ${f.width}])`);
@@ -272,7 +273,7 @@ export class ReplayBuffer {
    * the env's rewards, terminated, truncated and observations, with `finalObservations` as s_{t+1}
    * where an episode ended (same-step autoreset).
    */
-  addFromEnv(observations: Float32Array, actions: Float32Array | Int32Array, env: VectorBuffers, extras?: Record<string, FieldArray>): void {
+  addFromEnv(observations: Float32Array, actions: Float32Array | Int32Array, env: VectorBuffers, extras?: Record<string, ReplayArray>): void {
     this.add({
       observations, actions, rewards: env.rewards, nextObservations: env.observations, terminated: env.terminated,
       truncated: env.truncated, finalObservations: env.finalObservations, extras,
@@ -282,7 +283,7 @@ export class ReplayBuffer {
   /** Arrays for a batch of `batchSize` (or `[B, L]` windows: batchSize = B·L). */
   allocateBatch(batchSize: number): ReplayBatch {
     const B = checkSize('ReplayBuffer.allocateBatch', 'batchSize', batchSize);
-    const extras: Record<string, FieldArray> = {};
+    const extras: Record<string, ReplayArray> = {};
     for (const f of this.extraFields) extras[f.name] = new CTORS[f.dtype](B * f.width);
     return {
       indices: new Int32Array(B), weights: new Float32Array(B), observations: new Float32Array(B * this.obsDim),
@@ -322,7 +323,7 @@ export class ReplayBuffer {
     const B = indices.length;
     const { n, gamma } = this.checkGatherOptions(k, options);
     const o = out ?? this.allocateBatch(B);
-    const outs: FieldArray[] = [o.observations, o.actions, o.rewards, o.nextObservations, o.terminated, o.truncated, ...this.extraFields.map((f) => o.extras?.[f.name])] as FieldArray[];
+    const outs: ReplayArray[] = [o.observations, o.actions, o.rewards, o.nextObservations, o.terminated, o.truncated, ...this.extraFields.map((f) => o.extras?.[f.name])] as ReplayArray[];
     outs.forEach((a, i) => {
       const name = i < 6 ? `out.${FIXED[i]}` : `out.extras.${this.extraFields[i - 6].name}`;
       outArray(k, name, a, CTORS[this.dtypes[i]], B * this.widths[i], `[B, ${this.widths[i]}] = [${B}, ${this.widths[i]}]`);

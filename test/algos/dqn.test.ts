@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { dqn, type DqnConfig } from '../../src/algos/dqn.js';
 import { RlcoreError } from '../../src/index.js';
+import type { Metrics } from '../../src/algos/base.js';
 
 function train(overrides: Partial<DqnConfig>): { returns: number[]; run: ReturnType<typeof dqn.create> } {
   const run = dqn.create({ ...dqn.defaults('CartPole-v1'), ...overrides });
   const returns: number[] = [];
   while (run.globalStep < (overrides.totalSteps ?? 0)) {
-    const m = run.iterate();
+    const m = run.iterate() as Metrics;
     expect(Number.isFinite(m.epsilon)).toBe(true);
     returns.push(...run.drainEpisodes().returns);
   }
@@ -35,13 +36,13 @@ describe('dqn', () => {
   it('resumes exactly from a checkpoint with the replay buffer', () => {
     const cfg = { ...dqn.defaults('CartPole-v1'), totalSteps: 20_000, learningStarts: 1000, stepsPerIteration: 500, checkpointReplay: true, numEnvs: 2, seed: 3 };
     const a = dqn.create(cfg);
-    for (let i = 0; i < 4; i++) a.iterate();
+    for (let i = 0; i < 4; i++) a.iterate() as Metrics;
     const saved = a.checkpoint();
     const b = dqn.create(cfg);
     b.restore(saved);
     expect(b.globalStep).toBe(a.globalStep);
     for (let i = 0; i < 3; i++) {
-      const ma = a.iterate(), mb = b.iterate();
+      const ma = a.iterate() as Metrics, mb = b.iterate() as Metrics;
       expect(mb.td_loss).toBe(ma.td_loss);
       expect(b.drainEpisodes()).toEqual(a.drainEpisodes());
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sac, type SacConfig } from '../../src/algos/sac.js';
 import { RlcoreError } from '../../src/index.js';
+import type { Metrics } from '../../src/algos/base.js';
 
 const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
 // Smaller networks and a short schedule keep the test under a minute; random play averages ~−1200.
@@ -12,7 +13,7 @@ describe('sac', () => {
     const returns: number[] = [];
     let alpha = 0;
     while (run.globalStep < SHORT.totalSteps!) {
-      const m = run.iterate();
+      const m = run.iterate() as Metrics;
       if (run.globalStep > 1000) {
         expect(Number.isFinite(m.qf_loss)).toBe(true);
         alpha = m.alpha;
@@ -31,12 +32,12 @@ describe('sac', () => {
   it('resumes exactly from a checkpoint with the replay buffer', () => {
     const cfg = { ...sac.defaults('Pendulum-v1'), totalSteps: 3000, learningStarts: 500, hiddenSizes: [16], stepsPerIteration: 250, checkpointReplay: true, bufferSize: 5000, seed: 4 };
     const a = sac.create(cfg);
-    for (let i = 0; i < 4; i++) a.iterate();
+    for (let i = 0; i < 4; i++) a.iterate() as Metrics;
     const saved = a.checkpoint();
     const b = sac.create(cfg);
     b.restore(saved);
     for (let i = 0; i < 2; i++) {
-      const ma = a.iterate(), mb = b.iterate();
+      const ma = a.iterate() as Metrics, mb = b.iterate() as Metrics;
       expect(mb.qf_loss).toBe(ma.qf_loss);
       expect(mb.alpha).toBe(ma.alpha);
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { td3, type Td3Config } from '../../src/algos/td3.js';
 import { RlcoreError } from '../../src/index.js';
+import type { Metrics } from '../../src/algos/base.js';
 
 const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
 // Smaller networks and a short schedule keep the test under a minute; random play averages ~−1200.
@@ -11,7 +12,7 @@ describe('td3', () => {
     const run = td3.create({ ...td3.defaults('Pendulum-v1'), ...SHORT });
     const returns: number[] = [];
     while (run.globalStep < SHORT.totalSteps!) {
-      run.iterate();
+      run.iterate() as Metrics;
       returns.push(...run.drainEpisodes().returns);
     }
     expect(returns.length).toBe(40);
@@ -24,12 +25,12 @@ describe('td3', () => {
   it('resumes exactly from a checkpoint with the replay buffer', () => {
     const cfg = { ...td3.defaults('Pendulum-v1'), totalSteps: 3000, learningStarts: 500, hiddenSizes: [16], stepsPerIteration: 250, checkpointReplay: true, bufferSize: 5000, seed: 4 };
     const a = td3.create(cfg);
-    for (let i = 0; i < 4; i++) a.iterate();
+    for (let i = 0; i < 4; i++) a.iterate() as Metrics;
     const saved = a.checkpoint();
     const b = td3.create(cfg);
     b.restore(saved);
     for (let i = 0; i < 2; i++) {
-      const ma = a.iterate(), mb = b.iterate();
+      const ma = a.iterate() as Metrics, mb = b.iterate() as Metrics;
       expect(mb.qf_loss).toBe(ma.qf_loss);
     }
     expect(b.checkpoint().tensors['actor.0.weight'].data).toEqual(a.checkpoint().tensors['actor.0.weight'].data);

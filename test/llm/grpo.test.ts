@@ -60,7 +60,7 @@ describe('grpo', () => {
       { loss: 'klCov', dualClip: 3, entCoef: 0.001, temperature: 1.2 },
     ];
     for (const c of cases) {
-      const { rewards } = train({ seed: 2, ...c }, 70);
+      const { rewards } = train({ seed: 2, ...c }, 90);
       expect(mean(rewards.slice(0, 5)), JSON.stringify(c)).toBeLessThan(0.1);
       expect(mean(rewards.slice(-10)), JSON.stringify(c)).toBeGreaterThan(0.2);
     }

@@ -58,7 +58,7 @@ describe('policyLoss', () => {
           const o = {
             shape: [B, T] as [number, number], logProb: b.logProb, oldLogProb: b.oldLogProb, advantages, mask: b.mask, entropy: b.entropy,
             refLogProb: withRef ? b.refLogProb : undefined, rolloutLogProb: withTis ? b.rolloutLogProb : undefined,
-            loss, aggregation, clipLow: 0.2, clipHigh: 0.28, dualClip, klCoef: 0.05, entCoef: 0.01, covRatio: 0.05, tisCap: 1.5,
+            loss, aggregation, clipLow: 0.2, clipHigh: 0.28, dualClip, klCoef: 0.05, entCoef: 0.01, covRatio: 0.05, tisCap: 1.5, normConst: 7,
           };
           const got = policyLoss(o);
           const selected = loss === 'klCov' ? klCovSelection(b, B, T, 0.05, advantages) : undefined;
@@ -149,16 +149,18 @@ describe('policyLoss', () => {
   });
 
   it('agrees with a hand computation: clip-higher, dual clip, statistics', () => {
-    // r = [e^0.5, 1, e^-0.5, e^-2], A = [1, −2, −1, −1], ε_low 0.2, ε_high 0.28, dual clip 3.
-    const logProb = new Float32Array([0.5, 0, -0.5, 2]), oldLogProb = new Float32Array([0, 0, 0, 0]);
-    const advantages = new Float32Array([1, -2, -1, -1]);
-    const r = policyLoss({ shape: [1, 4], logProb, oldLogProb, advantages, clipLow: 0.2, clipHigh: 0.28, dualClip: 3 });
-    // 0: max(−1.6487, −1.28) = −1.28 (high clip); 1: 2; 2: max(0.6065, 0.8) = 0.8 (low clip); 3: min(e², 3) = 3 (dual clip).
-    expect(r.policyLoss).toBeCloseTo((-1.28 + 2 + 0.8 + 3) / 4, 6);
-    expect(Array.from(r.gradLogProb)).toEqual([0, Math.fround(0.5), 0, 0]);
-    expect(r.clipFracHigh).toBe(0.25);
-    expect(r.clipFracLow).toBe(0.25);
-    expect(r.dualClipFrac).toBe(0.25);
+    // r = [e^0.5, 1, e^-0.5, e^2, e^-0.5], A = [1, −2, −1, −1, 1], ε_low 0.2, ε_high 0.28, dual clip 3.
+    const logProb = new Float32Array([0.5, 0, -0.5, 2, -0.5]), oldLogProb = new Float32Array(5);
+    const advantages = new Float32Array([1, -2, -1, -1, 1]);
+    const r = policyLoss({ shape: [1, 5], logProb, oldLogProb, advantages, clipLow: 0.2, clipHigh: 0.28, dualClip: 3 });
+    // 0: max(−1.6487, −1.28) = −1.28 (high clip); 1: 2; 2: max(0.6065, 0.8) = 0.8 (low clip);
+    // 3: min(e², 3) = 3 (dual clip); 4: max(−0.6065, −0.8) = −0.6065 (below 1 − ε but not clipped: A > 0).
+    const r4 = Math.exp(-0.5);
+    expect(r.policyLoss).toBeCloseTo((-1.28 + 2 + 0.8 + 3 - r4) / 5, 6);
+    expectClose(r.gradLogProb, [0, 2 / 5, 0, 0, -r4 / 5], 1e-6, 0);
+    expect(r.clipFracHigh).toBeCloseTo(0.2, 12);
+    expect(r.clipFracLow).toBeCloseTo(0.2, 12);
+    expect(r.dualClipFrac).toBeCloseTo(0.2, 12);
     expect(r.zeroAdvantageFrac).toBe(0);
   });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { tokenLogProbs, tokenLogProbsAsync, tokenLogProbsBackward, tokenLogProbsBackwardAsync } from '../../src/llm/token_logprobs.js';
 import { native } from '../../src/native.js';
 import { tokenLogProbsRef } from '../reference/llm.js';
-import { expectClose, randomF32, rng } from '../helpers.js';
+import { cudaPresent, expectClose, randomF32, rng } from '../helpers.js';
 import { errorCode, expectGradient, randomInts } from '../dist/util.js';
 
 // A plain TS log-softmax (materialising the row), as a framework without rlcore would write it.
@@ -95,6 +95,22 @@ describe('tokenLogProbs', () => {
     expect(Array.from(ga)).toEqual(Array.from(g));
     const a = await tokenLogProbsAsync({ shape: [M, V], logits, targets });
     expect(Array.from(a.logProb)).toEqual(Array.from(tokenLogProbs({ shape: [M, V], logits, targets }).logProb));
+  });
+
+  it.skipIf(!cudaPresent())('CUDA matches the CPU (forward, backward, saved lse, V not a multiple of 4)', () => {
+    for (const [M, V] of [[7, 50_000], [3, 1001], [130, 64]]) {
+      const rand = rng(M + V);
+      const logits = randomF32(M * V, rand, 6), targets = randomInts(M, V, rand), gl = randomF32(M, rand), ge = randomF32(M, rand);
+      const cpu = tokenLogProbs({ shape: [M, V], logits, targets, temperature: 0.8, lse: true, device: 'cpu' });
+      const gpu = tokenLogProbs({ shape: [M, V], logits, targets, temperature: 0.8, lse: true, device: 'cuda' });
+      expectClose(gpu.logProb, cpu.logProb, 1e-5, 1e-4);
+      expectClose(gpu.entropy!, cpu.entropy!, 1e-4, 1e-4);
+      const bc = tokenLogProbsBackward({ shape: [M, V], logits, targets, temperature: 0.8, gradLogProb: gl, gradEntropy: ge, device: 'cpu' }).gradLogits;
+      const bg = tokenLogProbsBackward({ shape: [M, V], logits, targets, temperature: 0.8, gradLogProb: gl, gradEntropy: ge, device: 'cuda' }).gradLogits;
+      expectClose(bg, bc, 1e-3, 1e-6);
+      const bs = tokenLogProbsBackward({ shape: [M, V], logits, targets, temperature: 0.8, gradLogProb: gl, gradEntropy: ge, lse: cpu.lse, entropy: cpu.entropy, device: 'cuda' }).gradLogits;
+      expectClose(bs, bc, 1e-3, 1e-6);
+    }
   });
 
   it('rejects bad input with typed errors', () => {

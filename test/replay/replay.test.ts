@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { make, ReplayBuffer, RlcoreError } from '../../src/index.js';
+import { backends, make, ReplayBuffer, RlcoreError, setNumThreads } from '../../src/index.js';
 import { expectClose, rng } from '../helpers.js';
 import { importanceWeights, refNextOf, refNstep, type RefTransition } from '../reference/replay.js';
 
@@ -237,6 +237,24 @@ describe('ReplayBuffer: determinism, save/load, inserts from environments', () =
     expect(Array.from(x.indices)).toEqual(Array.from(y.indices));
     expect(Array.from(x.indices)).not.toEqual(Array.from(z.indices));
     expect(Array.from(a.sample(64).indices)).not.toEqual(Array.from(x.indices));
+  });
+
+  it('gives the same batches with 1 or 2 threads (per-sample Philox streams)', () => {
+    const mk = () => {
+      const rb = new ReplayBuffer({ capacity: 50_000, obsDim: 2, numEnvs: 8, prioritized: true, seed: 12 });
+      fill(rb, 5000, 8, rng(3), 0.01);
+      return rb;
+    };
+    const a = mk(), b = mk(), threads = backends().cpu.threads;
+    try {
+      setNumThreads(1);
+      const x = a.sample(8192, { beta: 0.5, nStep: 3 });
+      setNumThreads(2);
+      const y = b.sample(8192, { beta: 0.5, nStep: 3 });
+      expect(y).toEqual(x);
+    } finally {
+      setNumThreads(threads);
+    }
   });
 
   it('round-trips the whole buffer through bytes and files, identically', () => {
