@@ -81,7 +81,7 @@ class PriorityTree {
   /// For each mass m_k in [0, Total()), the leaf whose prefix-sum interval contains it.
   /// Descends `count` samples together, one level at a time, prefetching the next level.
   void FindMany(const double* mass_in, size_t count, size_t* leaf_out) const {
-    constexpr size_t kGroup = 64;
+    constexpr size_t kGroup = 32;
     double mass[kGroup];
     size_t node[kGroup];
     for (size_t g0 = 0; g0 < count; g0 += kGroup) {
