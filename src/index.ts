@@ -6,6 +6,7 @@ export { RlcoreError, type RlcoreErrorCode } from './errors.js';
 export { backends, resolveDevice, setNumThreads, type Backends, type CudaDeviceInfo, type Device } from './device.js';
 export type { AddonSource } from './native.js';
 export { gae, gaeAsync, type GaeOptions, type GaeResult } from './kernels/gae.js';
+export type { BootstrapOptions } from './kernels/bootstrap.js';
 export { tokenGae, tokenGaeAsync, type TokenGaeOptions, type TokenGaeResult } from './kernels/token_gae.js';
 export { whiten, whitenAsync, type WhitenOptions, type WhitenResult } from './kernels/normalize.js';
 export {

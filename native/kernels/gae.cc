@@ -8,7 +8,7 @@
 //   G_t   = A_t + V(s_t)                          (value targets)
 #include "gae.h"
 
-#include "../core/binding.h"
+#include "bootstrap_args.h"
 #include "../core/scan.h"
 #include "../core/select.h"
 #include "../../cuda/backend.h"
@@ -97,20 +97,8 @@ Napi::Value GaeBinding(const Napi::CallbackInfo& info) {
   constexpr const char* kKernel = "gae";
   Napi::Env env = info.Env();
   GaeProblem p;
-  p.T = SizeArg(info, 0, kKernel, "T");
-  p.N = SizeArg(info, 1, kKernel, "N");
-  const Shape tn = ShapeText("[T, N]", {p.T, p.N});
-  const size_t TN = CheckedProduct(env, kKernel, tn);
-  p.rewards = F32Arg(info, 2, kKernel, "rewards", false, TN, tn).data;
-  p.values = F32Arg(info, 3, kKernel, "values", false, TN, tn).data;
-  p.terminated = U8Arg(info, 4, kKernel, "terminated", true, TN, tn).data;
-  p.truncated = U8Arg(info, 5, kKernel, "truncated", true, TN, tn).data;
-  p.next_values = F32Arg(info, 6, kKernel, "nextValues", true, TN, tn).data;
-  p.last_values = F32Arg(info, 7, kKernel, "lastValues", true, p.N, ShapeText("[N]", {p.N})).data;
-  p.final_values = F32Arg(info, 8, kKernel, "finalValues", true, TN, tn).data;
-  if (p.truncated && !p.next_values && !p.final_values) {
-    ThrowError(env, "ERR_ARG", "gae: truncated steps need finalValues (V of the final observation) or nextValues");
-  }
+  const Shape tn = ReadBootstrapInputs(info, kKernel, p);
+  const size_t TN = p.T * p.N;
   p.gamma = StepParamArg(info, 9, kKernel, "gamma", p.T, p.N, 0.0, 1.0);
   p.lambda = StepParamArg(info, 10, kKernel, "lambda", p.T, p.N, 0.0, 1.0);
   ArrayArg<float> adv = F32Arg(info, 11, kKernel, "out.advantages", false, TN, tn);
@@ -119,15 +107,10 @@ Napi::Value GaeBinding(const Napi::CallbackInfo& info) {
   p.returns = ret.data;
   const bool use_cuda = BoolArg(info, 13), async = BoolArg(info, 14);
   CheckDevice(env, kKernel, use_cuda);
-  const size_t bytes = TN * sizeof(float);
-  const void* inputs[] = {p.rewards, p.values, p.next_values, p.final_values, p.terminated, p.truncated};
-  const size_t input_bytes[] = {bytes, bytes, bytes, bytes, TN, TN};
-  const char* input_names[] = {"rewards", "values", "nextValues", "finalValues", "terminated", "truncated"};
-  for (size_t k = 0; k < 6; ++k) {
-    CheckNoOverlap(env, kKernel, "out.advantages", p.advantages, bytes, input_names[k], inputs[k], input_bytes[k]);
-    CheckNoOverlap(env, kKernel, "out.returns", p.returns, bytes, input_names[k], inputs[k], input_bytes[k]);
-  }
-  CheckNoOverlap(env, kKernel, "out.advantages", p.advantages, bytes, "out.returns", p.returns, bytes);
+  CheckOutputAlias(env, kKernel, "out.advantages", p.advantages, p);
+  CheckOutputAlias(env, kKernel, "out.returns", p.returns, p);
+  CheckNoOverlap(env, kKernel, "out.advantages", p.advantages, TN * sizeof(float), "out.returns", p.returns,
+                 TN * sizeof(float));
   return RunKernel(info, async, [p, use_cuda] {
 #ifdef RLCORE_WITH_CUDA
     if (use_cuda) return cuda::Gae(p);

@@ -10,7 +10,7 @@
 // v'_{T-1}, i.e. G_T = v'_{T-1} as in rlax; then G_t = GAE A_t + V(s_t) (up to rounding).
 #include "lambda_returns.h"
 
-#include "../core/binding.h"
+#include "bootstrap_args.h"
 #include "../core/scan.h"
 #include "../core/select.h"
 #include "../../cuda/backend.h"
@@ -83,44 +83,21 @@ Napi::Value LambdaReturnsBinding(const Napi::CallbackInfo& info) {
   constexpr const char* kKernel = "lambdaReturns";
   Napi::Env env = info.Env();
   LambdaReturnsProblem p;
-  p.T = SizeArg(info, 0, kKernel, "T");
-  p.N = SizeArg(info, 1, kKernel, "N");
-  const Shape tn = ShapeText("[T, N]", {p.T, p.N});
-  const size_t TN = CheckedProduct(env, kKernel, tn);
-  p.rewards = F32Arg(info, 2, kKernel, "rewards", false, TN, tn).data;
-  p.values = F32Arg(info, 3, kKernel, "values", false, TN, tn).data;
-  p.terminated = U8Arg(info, 4, kKernel, "terminated", true, TN, tn).data;
-  p.truncated = U8Arg(info, 5, kKernel, "truncated", true, TN, tn).data;
-  p.next_values = F32Arg(info, 6, kKernel, "nextValues", true, TN, tn).data;
-  p.last_values = F32Arg(info, 7, kKernel, "lastValues", true, p.N, ShapeText("[N]", {p.N})).data;
-  p.final_values = F32Arg(info, 8, kKernel, "finalValues", true, TN, tn).data;
-  if (p.truncated && !p.next_values && !p.final_values) {
-    ThrowError(env, "ERR_ARG",
-               "lambdaReturns: truncated steps need finalValues (V of the final observation) or nextValues");
-  }
+  const Shape tn = ReadBootstrapInputs(info, kKernel, p);
+  const size_t TN = p.T * p.N;
   p.gamma = StepParamArg(info, 9, kKernel, "gamma", p.T, p.N, 0.0, 1.0);
   p.lambda = StepParamArg(info, 10, kKernel, "lambda", p.T, p.N, 0.0, 1.0);
   p.returns = F32Arg(info, 11, kKernel, "out.returns", false, TN, tn).data;
   const bool use_cuda = BoolArg(info, 12), async = BoolArg(info, 13);
   CheckDevice(env, kKernel, use_cuda);
-  const size_t bytes = TN * sizeof(float);
-  const void* inputs[] = {p.rewards, p.values, p.next_values, p.final_values, p.terminated, p.truncated};
-  const size_t input_bytes[] = {bytes, bytes, bytes, bytes, TN, TN};
-  const char* input_names[] = {"rewards", "values", "nextValues", "finalValues", "terminated", "truncated"};
-  for (size_t k = 0; k < 6; ++k) {
-    CheckNoOverlap(env, kKernel, "out.returns", p.returns, bytes, input_names[k], inputs[k], input_bytes[k]);
-  }
-  CheckNoOverlap(env, kKernel, "out.returns", p.returns, bytes, "lastValues", p.last_values,
-                 p.N * sizeof(float));
-  std::vector<Napi::Value> keep;
-  for (size_t k = 2; k <= 11; ++k) keep.push_back(info[k]);
+  CheckOutputAlias(env, kKernel, "out.returns", p.returns, p);
   return RunKernel(info, async, [p, use_cuda] {
 #ifdef RLCORE_WITH_CUDA
     if (use_cuda) return cuda::LambdaReturns(p);
 #endif
     (void)use_cuda;
     LambdaReturnsCpu(p);
-  }, std::move(keep));
+  }, KeepArgs{2, 12});
 }
 
 }  // namespace

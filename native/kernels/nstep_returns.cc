@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "../core/binding.h"
+#include "bootstrap_args.h"
 #include "../core/select.h"
 #include "../core/thread_pool.h"
 #include "../../cuda/backend.h"
@@ -113,21 +113,8 @@ Napi::Value NstepReturnsBinding(const Napi::CallbackInfo& info) {
   constexpr const char* kKernel = "nstepReturns";
   Napi::Env env = info.Env();
   NstepReturnsProblem p;
-  p.T = SizeArg(info, 0, kKernel, "T");
-  p.N = SizeArg(info, 1, kKernel, "N");
-  const Shape tn = ShapeText("[T, N]", {p.T, p.N});
-  const size_t TN = CheckedProduct(env, kKernel, tn);
-  p.rewards = F32Arg(info, 2, kKernel, "rewards", false, TN, tn).data;
-  p.values = F32Arg(info, 3, kKernel, "values", false, TN, tn).data;
-  p.terminated = U8Arg(info, 4, kKernel, "terminated", true, TN, tn).data;
-  p.truncated = U8Arg(info, 5, kKernel, "truncated", true, TN, tn).data;
-  p.next_values = F32Arg(info, 6, kKernel, "nextValues", true, TN, tn).data;
-  p.last_values = F32Arg(info, 7, kKernel, "lastValues", true, p.N, ShapeText("[N]", {p.N})).data;
-  p.final_values = F32Arg(info, 8, kKernel, "finalValues", true, TN, tn).data;
-  if (p.truncated && !p.next_values && !p.final_values) {
-    ThrowError(env, "ERR_ARG",
-               "nstepReturns: truncated steps need finalValues (V of the final observation) or nextValues");
-  }
+  const Shape tn = ReadBootstrapInputs(info, kKernel, p);
+  const size_t TN = p.T * p.N;
   p.gamma = StepParamArg(info, 9, kKernel, "gamma", p.T, p.N, 0.0, 1.0);
   const double n = NumberArg(info, 10, kKernel, "n", 1.0, 1099511627776.0);
   if (static_cast<double>(static_cast<size_t>(n)) != n) {
@@ -137,24 +124,14 @@ Napi::Value NstepReturnsBinding(const Napi::CallbackInfo& info) {
   p.returns = F32Arg(info, 11, kKernel, "out.returns", false, TN, tn).data;
   const bool use_cuda = BoolArg(info, 12), async = BoolArg(info, 13);
   CheckDevice(env, kKernel, use_cuda);
-  const size_t bytes = TN * sizeof(float);
-  const void* inputs[] = {p.rewards, p.values, p.next_values, p.final_values, p.terminated, p.truncated,
-                          p.last_values};
-  const size_t input_bytes[] = {bytes, bytes, bytes, bytes, TN, TN, p.N * sizeof(float)};
-  const char* input_names[] = {"rewards", "values", "nextValues", "finalValues", "terminated", "truncated",
-                               "lastValues"};
-  for (size_t k = 0; k < 7; ++k) {
-    CheckNoOverlap(env, kKernel, "out.returns", p.returns, bytes, input_names[k], inputs[k], input_bytes[k]);
-  }
-  std::vector<Napi::Value> keep;
-  for (size_t k = 2; k <= 11; ++k) keep.push_back(info[k]);
+  CheckOutputAlias(env, kKernel, "out.returns", p.returns, p);
   return RunKernel(info, async, [p, use_cuda] {
 #ifdef RLCORE_WITH_CUDA
     if (use_cuda) return cuda::NstepReturns(p);
 #endif
     (void)use_cuda;
     NstepReturnsCpu(p);
-  }, std::move(keep));
+  }, KeepArgs{2, 12});
 }
 
 }  // namespace

@@ -19,7 +19,7 @@
 #include <limits>
 #include <sstream>
 
-#include "../core/binding.h"
+#include "bootstrap_args.h"
 #include "../core/scan.h"
 #include "../core/select.h"
 #include "../core/thread_pool.h"
@@ -223,20 +223,8 @@ Napi::Value VtraceBinding(const Napi::CallbackInfo& info) {
   constexpr const char* kKernel = "vtrace";
   Napi::Env env = info.Env();
   VtraceProblem p;
-  p.T = SizeArg(info, 0, kKernel, "T");
-  p.N = SizeArg(info, 1, kKernel, "N");
-  const Shape tn = ShapeText("[T, N]", {p.T, p.N});
-  const size_t TN = CheckedProduct(env, kKernel, tn);
-  p.rewards = F32Arg(info, 2, kKernel, "rewards", false, TN, tn).data;
-  p.values = F32Arg(info, 3, kKernel, "values", false, TN, tn).data;
-  p.terminated = U8Arg(info, 4, kKernel, "terminated", true, TN, tn).data;
-  p.truncated = U8Arg(info, 5, kKernel, "truncated", true, TN, tn).data;
-  p.next_values = F32Arg(info, 6, kKernel, "nextValues", true, TN, tn).data;
-  p.last_values = F32Arg(info, 7, kKernel, "lastValues", true, p.N, ShapeText("[N]", {p.N})).data;
-  p.final_values = F32Arg(info, 8, kKernel, "finalValues", true, TN, tn).data;
-  if (p.truncated && !p.next_values && !p.final_values) {
-    ThrowError(env, "ERR_ARG", "vtrace: truncated steps need finalValues (V of the final observation) or nextValues");
-  }
+  const Shape tn = ReadBootstrapInputs(info, kKernel, p);
+  const size_t TN = p.T * p.N;
   p.log_rhos = F32Arg(info, 9, kKernel, "logRhos", false, TN, tn).data;
   p.gamma = StepParamArg(info, 10, kKernel, "gamma", p.T, p.N, 0.0, 1.0);
   p.lambda = StepParamArg(info, 11, kKernel, "lambda", p.T, p.N, 0.0, 1.0);
@@ -250,26 +238,18 @@ Napi::Value VtraceBinding(const Napi::CallbackInfo& info) {
   const bool use_cuda = BoolArg(info, 17), async = BoolArg(info, 18);
   CheckDevice(env, kKernel, use_cuda);
   const size_t bytes = TN * sizeof(float);
-  const void* inputs[] = {p.rewards, p.values,     p.next_values, p.final_values,
-                          p.log_rhos, p.terminated, p.truncated,   p.last_values};
-  const size_t input_bytes[] = {bytes, bytes, bytes, bytes, bytes, TN, TN, p.N * sizeof(float)};
-  const char* input_names[] = {"rewards", "values",     "nextValues", "finalValues",
-                               "logRhos", "terminated", "truncated",  "lastValues"};
-  for (size_t k = 0; k < 8; ++k) {
-    CheckNoOverlap(env, kKernel, "out.vs", p.vs, bytes, input_names[k], inputs[k], input_bytes[k]);
-    CheckNoOverlap(env, kKernel, "out.pgAdvantages", p.pg_advantages, bytes, input_names[k], inputs[k],
-                   input_bytes[k]);
+  for (const auto& [name, out] : {std::pair<const char*, float*>{"out.vs", p.vs}, {"out.pgAdvantages", p.pg_advantages}}) {
+    CheckOutputAlias(env, kKernel, name, out, p);
+    CheckNoOverlap(env, kKernel, name, out, bytes, "logRhos", p.log_rhos, bytes);
   }
   CheckNoOverlap(env, kKernel, "out.vs", p.vs, bytes, "out.pgAdvantages", p.pg_advantages, bytes);
-  std::vector<Napi::Value> keep;
-  for (size_t k = 2; k <= 16; ++k) keep.push_back(info[k]);
   return RunKernel(info, async, [p, use_cuda] {
 #ifdef RLCORE_WITH_CUDA
     if (use_cuda) return cuda::Vtrace(p);
 #endif
     (void)use_cuda;
     VtraceCpu(p);
-  }, std::move(keep));
+  }, KeepArgs{2, 17});
 }
 
 }  // namespace

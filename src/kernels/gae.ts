@@ -1,38 +1,13 @@
-import { resolveDevice, type Device } from '../device.js';
-import { RlcoreError } from '../errors.js';
 import { native } from '../native.js';
-import { checkArray, checkShape, checkStepParam, outArray, requireArray, shapeText } from '../validate.js';
+import { checkBootstrap, type BootstrapOptions } from './bootstrap.js';
+import { checkStepParam, outArray } from '../validate.js';
 
-/** Inputs of {@link gae}. All arrays are time-major `[T, N]` (index `t * N + n`) unless noted. */
-export interface GaeOptions {
-  /** `[T, N]`: T steps of N parallel environments. */
-  shape: [T: number, N: number];
-  /** `[T, N]` rewards r_t. */
-  rewards: Float32Array;
-  /** `[T, N]` value estimates V(s_t). */
-  values: Float32Array;
-  /** `[T, N]` 1 where the episode terminated at step t (no bootstrap). Omitted: none. */
-  terminated?: Uint8Array;
-  /** `[T, N]` 1 where the episode was truncated at step t (bootstraps from `finalValues`). Omitted: none. */
-  truncated?: Uint8Array;
-  /**
-   * `[T, N]` V(s_{t+1}) for every step, given in full (at truncated steps: V of the final
-   * observation). When omitted, it is `values[t + 1]`, `lastValues` at t = T-1, and
-   * `finalValues` at truncated steps.
-   */
-  nextValues?: Float32Array;
-  /** `[N]` V(s_T), the value of the state after the last step. Omitted: 0. */
-  lastValues?: Float32Array;
-  /** `[T, N]` V(final observation), read only where `truncated` is set. Required with `truncated` unless `nextValues` is given. */
-  finalValues?: Float32Array;
-  /** Discount γ in [0, 1]: a number, or a Float32Array of shape `[T]` or `[T, N]`. Default 0.99. */
-  gamma?: number | Float32Array;
+/** Inputs of {@link gae}. See {@link BootstrapOptions} for the shared `[T, N]` inputs. */
+export interface GaeOptions extends BootstrapOptions {
   /** GAE λ in [0, 1]: a number, or a Float32Array of shape `[T]` or `[T, N]`. Default 0.95. */
   lambda?: number | Float32Array;
   /** Caller-provided outputs; when given, nothing is allocated. */
   out?: Partial<GaeResult>;
-  /** Where to run; default RLCORE_DEVICE or 'auto'. */
-  device?: Device;
 }
 
 /** Outputs of {@link gae}. */
@@ -45,26 +20,13 @@ export interface GaeResult {
 
 function prepare(o: GaeOptions): { args: unknown[]; result: GaeResult } {
   const k = 'gae';
-  const [T, N] = checkShape(k, 'shape', o?.shape, ['T', 'N']);
-  const tn = () => shapeText(['T', 'N'], [T, N]);
-  const rewards = requireArray(k, 'rewards', o.rewards, Float32Array, T * N, tn);
-  const values = requireArray(k, 'values', o.values, Float32Array, T * N, tn);
-  const terminated = checkArray(k, 'terminated', o.terminated, Uint8Array, T * N, tn, true);
-  const truncated = checkArray(k, 'truncated', o.truncated, Uint8Array, T * N, tn, true);
-  const nextValues = checkArray(k, 'nextValues', o.nextValues, Float32Array, T * N, tn, true);
-  const lastValues = checkArray(k, 'lastValues', o.lastValues, Float32Array, N, () => shapeText(['N'], [N]), true);
-  const finalValues = checkArray(k, 'finalValues', o.finalValues, Float32Array, T * N, tn, true);
-  if (truncated && !nextValues && !finalValues) {
-    throw new RlcoreError('ERR_ARG', `${k}: truncated steps need finalValues ([T, N], V of the final observation) or nextValues`);
-  }
-  const gamma = checkStepParam(k, 'gamma', o.gamma, T, N, 0, 1, 0.99);
+  const b = checkBootstrap(k, o);
+  const { T, N, tn } = b; // outputs aliasing inputs are rejected natively
   const lambda = checkStepParam(k, 'lambda', o.lambda, T, N, 0, 1, 0.95);
   const advantages = outArray(k, 'out.advantages', o.out?.advantages, Float32Array, T * N, tn);
   const returns = outArray(k, 'out.returns', o.out?.returns, Float32Array, T * N, tn);
-  // Outputs aliasing inputs are rejected in native code (pointer checks, no TS cost).
-  const useCuda = resolveDevice(o.device) === 'cuda';
   return {
-    args: [T, N, rewards, values, terminated, truncated, nextValues, lastValues, finalValues, gamma, lambda, advantages, returns, useCuda],
+    args: [...b.leading, b.gamma, lambda, advantages, returns, b.useCuda],
     result: { advantages, returns },
   };
 }

@@ -1,34 +1,12 @@
-import { resolveDevice, type Device } from '../device.js';
 import { RlcoreError } from '../errors.js';
 import { native } from '../native.js';
-import { checkArray, checkNoAlias, checkShape, checkStepParam, outArray, requireArray, shapeText } from '../validate.js';
+import { checkBootstrap, type BootstrapOptions } from './bootstrap.js';
+import { checkStepParam, outArray, requireArray } from '../validate.js';
 
-/** Inputs of {@link vtrace}. All arrays are time-major `[T, N]` (index `t * N + n`) unless noted. */
-export interface VtraceOptions {
-  /** `[T, N]`: T steps of N parallel environments. */
-  shape: [T: number, N: number];
-  /** `[T, N]` rewards r_t. */
-  rewards: Float32Array;
-  /** `[T, N]` the learner's value estimates V(s_t). */
-  values: Float32Array;
+/** Inputs of {@link vtrace}. See {@link BootstrapOptions} for the shared `[T, N]` inputs. */
+export interface VtraceOptions extends BootstrapOptions {
   /** `[T, N]` log π(a_t|s_t) − log μ(a_t|s_t): target-policy minus behaviour-policy log-probabilities. */
   logRhos: Float32Array;
-  /** `[T, N]` 1 where the episode terminated at step t (no bootstrap). Omitted: none. */
-  terminated?: Uint8Array;
-  /** `[T, N]` 1 where the episode was truncated at step t (bootstraps from `finalValues`). Omitted: none. */
-  truncated?: Uint8Array;
-  /**
-   * `[T, N]` V(s_{t+1}) for every step, given in full (at truncated steps: V of the final
-   * observation). When omitted, it is `values[t + 1]`, `lastValues` at t = T-1, and
-   * `finalValues` at truncated steps.
-   */
-  nextValues?: Float32Array;
-  /** `[N]` V(s_T), the value of the state after the last step. Omitted: 0. */
-  lastValues?: Float32Array;
-  /** `[T, N]` V(final observation), read only where `truncated` is set. Required with `truncated` unless `nextValues` is given. */
-  finalValues?: Float32Array;
-  /** Discount γ in [0, 1]: a number, or a Float32Array of shape `[T]` or `[T, N]`. Default 0.99. */
-  gamma?: number | Float32Array;
   /** Trace parameter λ in [0, 1] scaling the traces c_t: a number, or a Float32Array of shape `[T]` or `[T, N]`. Default 1. */
   lambda?: number | Float32Array;
   /** ρ̄, the clip on the importance weights of the TD errors: finite, > 0. Default 1. */
@@ -39,8 +17,6 @@ export interface VtraceOptions {
   clipPgRhoThreshold?: number;
   /** Caller-provided outputs; when given, nothing is allocated. */
   out?: Partial<VtraceResult>;
-  /** Where to run; default RLCORE_DEVICE or 'auto'. */
-  device?: Device;
 }
 
 /** Outputs of {@link vtrace}. */
@@ -64,34 +40,19 @@ function checkThreshold(k: string, name: string, v: unknown): number {
 
 function prepare(o: VtraceOptions): { args: unknown[]; result: VtraceResult } {
   const k = 'vtrace';
-  const [T, N] = checkShape(k, 'shape', o?.shape, ['T', 'N']);
-  const tn = shapeText(['T', 'N'], [T, N]);
-  const rewards = requireArray(k, 'rewards', o.rewards, Float32Array, T * N, tn);
-  const values = requireArray(k, 'values', o.values, Float32Array, T * N, tn);
-  const terminated = checkArray(k, 'terminated', o.terminated, Uint8Array, T * N, tn, true);
-  const truncated = checkArray(k, 'truncated', o.truncated, Uint8Array, T * N, tn, true);
-  const nextValues = checkArray(k, 'nextValues', o.nextValues, Float32Array, T * N, tn, true);
-  const lastValues = checkArray(k, 'lastValues', o.lastValues, Float32Array, N, shapeText(['N'], [N]), true);
-  const finalValues = checkArray(k, 'finalValues', o.finalValues, Float32Array, T * N, tn, true);
-  if (truncated && !nextValues && !finalValues) {
-    throw new RlcoreError('ERR_ARG', `${k}: truncated steps need finalValues ([T, N], V of the final observation) or nextValues`);
-  }
+  const b = checkBootstrap(k, o);
+  const { T, N, tn } = b; // outputs aliasing inputs are rejected natively
   const logRhos = requireArray(k, 'logRhos', o.logRhos, Float32Array, T * N, tn);
-  const gamma = checkStepParam(k, 'gamma', o.gamma, T, N, 0, 1, 0.99);
   const lambda = checkStepParam(k, 'lambda', o.lambda, T, N, 0, 1, 1);
   const clipRho = checkThreshold(k, 'clipRhoThreshold', o.clipRhoThreshold);
   const clipC = checkThreshold(k, 'clipCThreshold', o.clipCThreshold);
   const clipPgRho = checkThreshold(k, 'clipPgRhoThreshold', o.clipPgRhoThreshold);
   const vs = outArray(k, 'out.vs', o.out?.vs, Float32Array, T * N, tn);
   const pgAdvantages = outArray(k, 'out.pgAdvantages', o.out?.pgAdvantages, Float32Array, T * N, tn);
-  const inputs = { rewards, values, logRhos, terminated, truncated, nextValues, lastValues, finalValues };
-  checkNoAlias(k, 'out.vs', vs, { ...inputs, 'out.pgAdvantages': pgAdvantages });
-  checkNoAlias(k, 'out.pgAdvantages', pgAdvantages, inputs);
-  const useCuda = resolveDevice(o.device) === 'cuda';
   return {
     args: [
-      T, N, rewards, values, terminated, truncated, nextValues, lastValues, finalValues, logRhos,
-      gamma, lambda, clipRho, clipC, clipPgRho, vs, pgAdvantages, useCuda,
+      ...b.leading, logRhos,
+      b.gamma, lambda, clipRho, clipC, clipPgRho, vs, pgAdvantages, b.useCuda,
     ],
     result: { vs, pgAdvantages },
   };
