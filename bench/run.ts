@@ -8,7 +8,7 @@ import { backends } from '../src/index.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const filters = process.argv.slice(2);
 const files = readdirSync(here)
-  .filter((f) => f.endsWith('.bench.ts'))
+  .filter((f) => /\.bench\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 

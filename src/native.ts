@@ -19,7 +19,8 @@ export interface AddonSource {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type NativeBinding = Record<string, (...args: any[]) => any>;
 
-function packageRoot(): string {
+/** The directory of rlcore's package.json. */
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, 'package.json');

@@ -29,6 +29,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "step_param.h"
 #include "thread_pool.h"
 
 namespace rlcore {
@@ -48,6 +49,7 @@ inline double ScanApply(double a, double c, double* __restrict s0, double* __res
 }
 
 constexpr size_t kScanColumns = 512;  // columns handled together (stack state)
+static_assert(kScanColumns <= StepRows::kMax, "StepRows must hold a row of the scan");
 constexpr size_t kTileColumns = kScanColumns;  // older name
 
 // Kernels written against the earlier Coefs/Write tile interface fail here with a clear message.

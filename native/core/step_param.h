@@ -25,4 +25,28 @@ struct StepParam {
   }
 };
 
+/// Rows of a StepParam over columns [n0, n0 + w), w <= kMax: a scalar is broadcast once per
+/// kernel call (not per row), a per-step value once per row, per-column values are read in place.
+class StepRows {
+ public:
+  static constexpr size_t kMax = 512;
+  StepRows(const StepParam& p, size_t n0, size_t w) : p_(p), n0_(n0), w_(w) {
+    if (!p.values) Fill(p.scalar);
+  }
+  const float* Row(size_t t) {
+    if (!p_.values) return buf_;
+    if (p_.stride_n == 1) return p_.values + t * p_.stride_t + n0_;
+    Fill(p_.values[t * p_.stride_t]);
+    return buf_;
+  }
+
+ private:
+  void Fill(float v) {
+    for (size_t j = 0; j < w_; ++j) buf_[j] = v;
+  }
+  const StepParam& p_;
+  size_t n0_, w_;
+  float buf_[kMax];
+};
+
 }  // namespace rlcore

@@ -31,7 +31,8 @@ void GaeRow(size_t w, const float* __restrict r, const float* __restrict v, cons
     const float boot = Select(trunc[j], v_final[j], v_next[j]);
     const float g_live = Select(term[j], 0.f, g[j]);
     const float g_lambda = Select(term[j] | trunc[j], 0.f, g[j] * l[j]);
-    const double a = static_cast<double>(r[j]) + static_cast<double>(g_live) * boot - static_cast<double>(v[j]);
+    // δ in float32 (the inputs are float32); the recurrence itself accumulates in float64.
+    const double a = static_cast<double>(r[j] + g_live * boot - v[j]);
     const double y = ScanApply<kWrite>(a, g_lambda, s0, s1, j);
     if constexpr (kWrite) {
       adv[j] = static_cast<float>(y);
@@ -47,7 +48,7 @@ struct GaeScan {
   template <bool kWrite>
   void Rows(size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, double* s1) const {
     const size_t N = p.N, w = n1 - n0;
-    float gbuf[kScanColumns], lbuf[kScanColumns];
+    StepRows gamma(p.gamma, n0, w), lambda(p.lambda, n0, w);
     for (size_t t = t_hi; t-- > t_lo;) {
       const size_t row = t * N + n0;
       const float* v_next = p.next_values ? p.next_values + row
@@ -56,8 +57,7 @@ struct GaeScan {
       // With nextValues given, truncated steps already carry V(final observation).
       const float* v_final = (p.final_values && !p.next_values) ? p.final_values + row : v_next;
       GaeRow<kWrite>(w, p.rewards + row, p.values + row, p.terminated ? p.terminated + row : kNoFlags,
-                     p.truncated ? p.truncated + row : kNoFlags, v_next, v_final, p.gamma.Row(t, n0, w, gbuf),
-                     p.lambda.Row(t, n0, w, lbuf), p.advantages + row, p.returns + row, s0, s1);
+                     p.truncated ? p.truncated + row : kNoFlags, v_next, v_final, gamma.Row(t), lambda.Row(t), p.advantages + row, p.returns + row, s0, s1);
     }
   }
 

@@ -47,6 +47,12 @@ export interface SacConfig extends CommonConfig {
   stepsPerIteration: number;
   /** Put the replay buffer in checkpoints; false. */
   checkpointReplay: boolean;
+  /**
+   * Noise ε of the rollout actions: 'white' (i.i.d. N(0, 1), standard SAC) or 'pink' (1/f noise,
+   * correlated in time: Eberhard et al. 2023, "Pink Noise Is All You Need", ICLR). 'white',
+   * except 'pink' for MountainCarContinuous-v0, whose goal i.i.d. noise practically never reaches.
+   */
+  explorationNoise: 'white' | 'pink';
 }
 
 function sacDefaults(envId: string): SacConfig {
@@ -54,6 +60,7 @@ function sacDefaults(envId: string): SacConfig {
     envId, seed: 1, numEnvs: 1, totalSteps: 1_000_000, bufferSize: 1_000_000, gamma: 0.99, tau: 0.005, batchSize: 256,
     learningStarts: 5000, policyLr: 3e-4, qLr: 1e-3, policyFrequency: 2, targetNetworkFrequency: 1, alpha: 0.2, autotune: true,
     hiddenSizes: [256, 256], nStep: 1, stepsPerIteration: 1000, checkpointReplay: false,
+    explorationNoise: envId === 'MountainCarContinuous-v0' ? 'pink' : 'white',
   };
 }
 
@@ -67,12 +74,45 @@ function mix(seed: number, purpose: number, counter: number): number {
   return Number((x ^ (x >> 31n)) & ((1n << 53n) - 1n));
 }
 
+/** A standard normal draw (Box–Muller). */
+function normal(rand: RandomStream): number {
+  const u = 1 - rand.uniform();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand.uniform());
+}
+
+/**
+ * Unit-variance Gaussian noise with a ~1/f spectrum, one stream per (env, action) element, by
+ * the Voss–McCartney algorithm: 16 Gaussian sources, source k redrawn every 2^k steps, summed
+ * with a fresh white term and scaled by 1/√17. Step t draws from Philox stream (seed, 2^41 + t).
+ */
+class PinkNoise {
+  static readonly K = 16;
+  sources: Float64Array;
+  t = 0;
+  constructor(readonly n: number, readonly seed: number) {
+    const rand = new RandomStream(seed, 2 ** 41);
+    this.sources = Float64Array.from({ length: n * PinkNoise.K }, () => normal(rand));
+  }
+  next(out: Float32Array): Float32Array {
+    const K = PinkNoise.K, rand = new RandomStream(this.seed, 2 ** 41 + ++this.t);
+    const k = Math.min(K - 1, 31 - Math.clz32(this.t & -this.t));
+    for (let i = 0; i < this.n; i++) {
+      this.sources[i * K + k] = normal(rand);
+      let s = normal(rand);
+      for (let j = 0; j < K; j++) s += this.sources[i * K + j];
+      out[i] = s / Math.sqrt(K + 1);
+    }
+    return out;
+  }
+}
+
 interface SacState {
   globalStep: number;
   iteration: number;
   updates: number;
   draws: number;
   logAlpha: number;
+  pink: { t: number; sources: number[] } | null;
   optimizerSteps: Record<string, number>;
   collector: CollectorState;
   replayBytes: number;
@@ -100,6 +140,7 @@ class SacRun implements AlgorithmRun {
   private updates = 0;
   private draws = 0;
   private readonly s: ReturnType<typeof scratch>;
+  private readonly pink: PinkNoise | undefined;
 
   constructor(config: SacConfig) {
     const c = (this.c = { ...sacDefaults(config.envId), ...config });
@@ -131,6 +172,8 @@ class SacRun implements AlgorithmRun {
     this.rb = new ReplayBuffer({ capacity: c.bufferSize, obsDim: D, actionDim: A, numEnvs: c.numEnvs, seed: c.seed });
     this.batch = this.rb.allocateBatch(c.batchSize);
     this.s = scratch(c.batchSize, c.numEnvs, D, A);
+    if (c.explorationNoise !== 'white' && c.explorationNoise !== 'pink') throw new RlcoreError('ERR_ARG', `${k}: explorationNoise must be 'white' or 'pink'`);
+    this.pink = c.explorationNoise === 'pink' ? new PinkNoise(c.numEnvs * A, c.seed) : undefined;
   }
 
   private get alpha(): number {
@@ -145,7 +188,7 @@ class SacRun implements AlgorithmRun {
    * π(·|s) for B rows of `obs`: a = scale · tanh(u) + bias, log π(a) (with CleanRL's −Σ log scale).
    * Keeps what {@link actorBackward} needs when `train`.
    */
-  private policy(obs: Float32Array, B: number, train: boolean, deterministic = false) {
+  private policy(obs: Float32Array, B: number, train: boolean, deterministic = false, noise?: Float32Array) {
     const A = this.A, s = this.s;
     const out = (train ? this.actor.forwardTrain(obs, s.actorOut.subarray(0, B * 2 * A)) : this.actor.forward(obs, s.actorOut.subarray(0, B * 2 * A)));
     const mean = s.mean.subarray(0, B * A), logStd = s.logStd.subarray(0, B * A);
@@ -156,7 +199,8 @@ class SacRun implements AlgorithmRun {
       }
     }
     const r = squashedGaussianSample({
-      shape: [B, A], mean, logStd, seed: deterministic ? undefined : mix(this.c.seed, 1, this.draws++), deterministic,
+      shape: [B, A], mean, logStd, deterministic, noise,
+      seed: deterministic || noise ? undefined : mix(this.c.seed, 1, this.draws++),
       out: { actions: s.squashed.subarray(0, B * A), noise: s.noise.subarray(0, B * A), logProb: s.logProb.subarray(0, B) },
     });
     const env = s.envActions.subarray(0, B * A);
@@ -184,7 +228,8 @@ class SacRun implements AlgorithmRun {
       if (this.globalStep < c.learningStarts) {
         for (let i = 0; i < N * A; i++) actions[i] = this.bias[i % A] + this.scale[i % A] * rand.uniform(-1, 1);
       } else {
-        actions.set(this.policy(this.col.observations, N, false).actions);
+        const eps = this.pink?.next(this.s.pinkNoise.subarray(0, N * A));
+        actions.set(this.policy(this.col.observations, N, false, false, eps).actions);
       }
       const buffers = this.col.step(actions);
       this.rb.addFromEnv(this.col.previous, actions, buffers);
@@ -302,7 +347,7 @@ class SacRun implements AlgorithmRun {
     }
     const state: SacState = {
       globalStep: this.globalStep, iteration: this.iteration, updates: this.updates, draws: this.draws, logAlpha: this.logAlpha.params[0],
-      optimizerSteps, collector: col.state, replayBytes,
+      pink: this.pink ? { t: this.pink.t, sources: Array.from(this.pink.sources) } : null, optimizerSteps, collector: col.state, replayBytes,
     };
     return { tensors, state };
   }
@@ -336,6 +381,9 @@ class SacRun implements AlgorithmRun {
     }
     for (const key of ['globalStep', 'iteration', 'updates', 'draws'] as const) if (!Number.isInteger(s[key]) || s[key] < 0) bad(key);
     if (!Number.isFinite(s.logAlpha)) bad('logAlpha');
+    const pink = s.pink;
+    if (!!pink !== !!this.pink) bad('explorationNoise differs');
+    if (pink && this.pink && (!Number.isInteger(pink.t) || !Array.isArray(pink.sources) || pink.sources.length !== this.pink.sources.length)) bad('pink noise state');
     let rb: ReplayBuffer | undefined;
     if (s.replayBytes >= 0) {
       rb = replayFromTensor(tensors.replay, s.replayBytes);
@@ -352,6 +400,10 @@ class SacRun implements AlgorithmRun {
     this.updates = s.updates;
     this.draws = s.draws;
     this.logAlpha.params[0] = s.logAlpha;
+    if (pink && this.pink) {
+      this.pink.t = pink.t;
+      this.pink.sources = Float64Array.from(pink.sources);
+    }
   }
 
   act(observations: Float32Array, batch: number, deterministic: boolean): Float32Array {
@@ -377,7 +429,7 @@ function scratch(B: number, N: number, D: number, A: number) {
     noise: new Float32Array(R * A), logProb: new Float32Array(R), envActions: new Float32Array(R * A), qIn: new Float32Array(R * (D + A)),
     q1: new Float32Array(B), q2: new Float32Array(B), y: new Float32Array(B), yOut: new Float32Array(B), gradQ: new Float32Array(B),
     tdAbs: new Float32Array(B), gradIn: new Float32Array(B * (D + A)), gradActions: new Float32Array(B * A), gradMean: new Float32Array(B * A),
-    gradLogStd: new Float32Array(B * A), gradActor: new Float32Array(B * 2 * A),
+    gradLogStd: new Float32Array(B * A), gradActor: new Float32Array(B * 2 * A), pinkNoise: new Float32Array(N * A),
   };
 }
 

@@ -2,11 +2,11 @@
 // The `rlcore` command line.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { RlcoreError } from '../errors.js';
 import { backends } from '../device.js';
+import { packageRoot } from '../native.js';
 import { runDemo } from './demo.js';
 import { CLASSIC_CONTROL } from '../envs/classic_control.js';
 import { makeEnv, registeredEnvs } from '../envs/registry.js';
@@ -38,10 +38,12 @@ program
   .description('run the benchmark suite (bench/*.bench.ts; needs the repository checkout)')
   .argument('[names...]', 'only benchmarks whose file name contains one of these')
   .action((names: string[]) => {
-    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-    const runner = join(root, 'bench', 'run.ts');
-    if (!existsSync(runner)) throw new RlcoreError('ERR_IO', `bench: ${runner} not found (benchmarks run from a clone of the repository)`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', runner, ...names], { stdio: 'inherit', cwd: root });
+    const root = packageRoot();
+    if (!existsSync(join(root, 'bench', 'run.ts'))) {
+      throw new RlcoreError('ERR_IO', `bench: ${join(root, 'bench')} not found (benchmarks run from a clone of the repository)`);
+    }
+    // Benchmarks run compiled (tsc), as users run the package: not through a TS loader.
+    const r = spawnSync('npm', ['run', 'bench', '--', ...names], { stdio: 'inherit', cwd: root });
     process.exitCode = r.status ?? 1;
   });
 

@@ -30,7 +30,7 @@ describe('sac', () => {
   }, 60_000);
 
   it('resumes exactly from a checkpoint with the replay buffer', () => {
-    const cfg = { ...sac.defaults('Pendulum-v1'), totalSteps: 3000, learningStarts: 500, hiddenSizes: [16], stepsPerIteration: 250, checkpointReplay: true, bufferSize: 5000, seed: 4 };
+    const cfg = { ...sac.defaults('Pendulum-v1'), totalSteps: 3000, learningStarts: 500, hiddenSizes: [16], stepsPerIteration: 250, checkpointReplay: true, bufferSize: 5000, seed: 4, explorationNoise: 'pink' as const };
     const a = sac.create(cfg);
     for (let i = 0; i < 4; i++) a.iterate() as Metrics;
     const saved = a.checkpoint();
