@@ -1,13 +1,15 @@
 // Full learning runs of the off-policy algorithms through AlgorithmRun, for bench/RESULTS.md:
 //   npx tsx scripts/offpolicy-learn.ts dqn CartPole-v1 1 [key=value ...]
 // Prints progress every 10 iterations and, at the end, the mean of the last 100 and last 10
-// episodic returns, the best 10-episode mean seen, and the wall time.
+// episodic returns, the best 10-episode mean seen, the wall time, and the mean return of 20
+// greedy evaluation episodes (eval20).
 import { dqn } from '../src/algos/dqn.js';
 import { sac } from '../src/algos/sac.js';
 import { td3 } from '../src/algos/td3.js';
 
 
 import type { AlgorithmSpec, CommonConfig } from '../src/algos/base.js';
+import { make } from '../src/envs/registry.js';
 
 const [algo, envId, seedText, ...rest] = process.argv.slice(2);
 const specs: Record<string, AlgorithmSpec<CommonConfig>> = { dqn, sac, td3 } as unknown as Record<string, AlgorithmSpec<CommonConfig>>;
@@ -35,6 +37,20 @@ while (run.globalStep < config.totalSteps) {
     console.log(`step ${run.globalStep} episodes ${returns.length} last10 ${mean(returns.slice(-10)).toFixed(1)} ${sm}`);
   }
 }
-run.close();
 const secs = (performance.now() - t0) / 1000;
-console.log(JSON.stringify({ algo, envId, seed: config.seed, steps: run.globalStep, episodes: returns.length, last100: mean(returns.slice(-100)), last10: mean(returns.slice(-10)), best10, maxReturn: Math.max(...returns), seconds: secs }));
+// Greedy evaluation: 20 episodes of the deterministic policy on fresh copies (seed 10^6 + seed).
+const env = make(envId, { numEnvs: 1, seed: 1_000_000 + config.seed });
+const evalReturns: number[] = [];
+let obs = env.reset(), ret = 0;
+while (evalReturns.length < 20) {
+  const b = env.step(run.act(obs, 1, true));
+  ret += b.rewards[0];
+  if (b.terminated[0] || b.truncated[0]) {
+    evalReturns.push(ret);
+    ret = 0;
+  }
+  obs = b.observations;
+}
+env.close();
+run.close();
+console.log(JSON.stringify({ algo, envId, seed: config.seed, steps: run.globalStep, episodes: returns.length, last100: mean(returns.slice(-100)), last10: mean(returns.slice(-10)), best10, maxReturn: Math.max(...returns), seconds: secs, eval20: mean(evalReturns) }));

@@ -296,7 +296,8 @@ void Gemm(const GemmProblem& problem, GemmWorkspace& ws) {
     p.B = {a.data, a.cs, a.rs};
   }
   const double work = static_cast<double>(p.M) * p.N * p.K;
-  const size_t threads = work < (1 << 18) ? 1 : static_cast<size_t>(std::max(1, NumThreads()));
+  // Below ~1M multiply-adds (~25 us on one core) waking the pool costs more than it saves.
+  const size_t threads = work < (1 << 20) ? 1 : static_cast<size_t>(std::max(1, NumThreads()));
   const Grid g = MakeGrid(p.M, p.N, threads);
   const size_t tiles = g.mt * g.nt, slots = std::min(threads, tiles);
   ws.Reserve(slots);  // normally a no-op: Mlp::Prepare* reserved it on the JS thread

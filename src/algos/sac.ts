@@ -49,8 +49,9 @@ export interface SacConfig extends CommonConfig {
   checkpointReplay: boolean;
   /**
    * Noise ε of the rollout actions: 'white' (i.i.d. N(0, 1), standard SAC) or 'pink' (1/f noise,
-   * correlated in time: Eberhard et al. 2023, "Pink Noise Is All You Need", ICLR). 'white',
-   * except 'pink' for MountainCarContinuous-v0, whose goal i.i.d. noise practically never reaches.
+   * correlated in time: Eberhard et al. 2023, "Pink Noise Is All You Need", ICLR; the warm-up
+   * actions are then tanh(ε) instead of uniform). 'white', except 'pink' for
+   * MountainCarContinuous-v0, whose goal i.i.d. noise practically never reaches.
    */
   explorationNoise: 'white' | 'pink';
 }
@@ -226,7 +227,9 @@ class SacRun implements AlgorithmRun {
     const t0 = performance.now(), start = this.globalStep;
     while (this.globalStep - start < c.stepsPerIteration && this.globalStep < c.totalSteps) {
       if (this.globalStep < c.learningStarts) {
-        for (let i = 0; i < N * A; i++) actions[i] = this.bias[i % A] + this.scale[i % A] * rand.uniform(-1, 1);
+        // Warm-up: uniform random actions, or tanh of the pink noise (its long pushes explore).
+        const eps = this.pink?.next(this.s.pinkNoise.subarray(0, N * A));
+        for (let i = 0; i < N * A; i++) actions[i] = this.bias[i % A] + this.scale[i % A] * (eps ? Math.tanh(eps[i]) : rand.uniform(-1, 1));
       } else {
         const eps = this.pink?.next(this.s.pinkNoise.subarray(0, N * A));
         actions.set(this.policy(this.col.observations, N, false, false, eps).actions);
