@@ -38,20 +38,34 @@ class Pool {
     Work work{&fn, count, chunks, 0};
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      work.generation = ++generation_;
+      work.generation = generation_.load() + 1;
       work_ = work;
-      pending_ = chunks;
+      pending_.store(chunks);
       ticket_.store(static_cast<uint64_t>(work.generation) << 32);
+      generation_.store(work.generation);
     }
     wake_.notify_all();
     Drain(work);
+    for (int i = 0; i < kSpinIterations && pending_.load() != 0; ++i) CpuRelax();
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return pending_ == 0; });
+    done_.wait(lock, [&] { return pending_.load() == 0; });
   }
 
   std::atomic<int> target_threads_{DefaultThreads()};
 
  private:
+  // Waking a sleeping thread costs tens of microseconds on virtual machines, more than many
+  // kernels take; workers and the caller spin this long before sleeping on a condition variable.
+  static constexpr int kSpinIterations = 1 << 13;
+
+  static void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    std::this_thread::yield();
+#endif
+  }
+
   struct Work {
     const std::function<void(size_t, size_t)>* fn;
     size_t count, chunks;
@@ -74,8 +88,10 @@ class Pool {
     for (size_t c; Claim(w, &c);) {
       size_t begin = w.count * c / w.chunks, end = w.count * (c + 1) / w.chunks;
       if (begin < end) (*w.fn)(begin, end);
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);  // the waiter checks pending_ under this mutex
+        done_.notify_one();
+      }
     }
   }
   void EnsureWorkers(size_t n) {
@@ -87,11 +103,12 @@ class Pool {
   void WorkerLoop() {
     uint32_t seen = 0;
     for (;;) {
+      for (int i = 0; i < kSpinIterations && generation_.load() == seen; ++i) CpuRelax();
       Work w;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return generation_ != seen; });
-        seen = generation_;
+        wake_.wait(lock, [&] { return generation_.load() != seen; });
+        seen = generation_.load();
         w = work_;
       }
       Drain(w);
@@ -99,12 +116,12 @@ class Pool {
   }
 
   std::mutex run_mutex_;  // one ParallelFor at a time; others run inline
-  std::mutex mutex_;
+  std::mutex mutex_;      // guards work_; generation_ changes only under it
   std::condition_variable wake_, done_;
   size_t spawned_ = 0;
   Work work_{nullptr, 0, 0, 0};
-  size_t pending_ = 0;
-  uint32_t generation_ = 0;
+  std::atomic<size_t> pending_{0};
+  std::atomic<uint32_t> generation_{0};
   std::atomic<uint64_t> ticket_{0};
 };
 
