@@ -90,8 +90,8 @@ struct HasStepMany<E, std::void_t<decltype(&E::StepMany)>> : std::true_type {};
 double TakeOption(EnvOptions* options, const char* name, double fallback, double lo, double hi);
 
 /// Number of copies above which a step runs on the thread pool, and the pool's chunk size.
-constexpr size_t kParallelThreshold = 2048;
-constexpr size_t kParallelGrain = 1024;
+constexpr size_t kParallelThreshold = 128;
+constexpr size_t kParallelGrain = 64;
 
 template <class E>
 class BatchEnvOf final : public BatchEnv {
