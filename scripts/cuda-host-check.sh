@@ -24,7 +24,7 @@ for f in cuda/test/*_host.cu; do
   objs+=("$out/${name}_host.o" "$out/$name.o")
   wait
 done
-for f in native/core/thread_pool.cc native/core/binding.cc cuda/test/host_check.cc; do
+for f in native/core/thread_pool.cc native/core/binding.cc native/kernels/bootstrap_args.cc cuda/test/host_check.cc; do
   "${cxx[@]}" -c "$f" -o "$out/$(basename "$f" .cc).o"
   objs+=("$out/$(basename "$f" .cc).o")
 done
