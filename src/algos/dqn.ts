@@ -11,7 +11,7 @@ import { Adam } from '../nn/optim.js';
 import type { Tensor } from '../nn/safetensors.js';
 import { tdLoss } from '../losses/td.js';
 import { ReplayBuffer, type ReplayBatch } from '../replay/replay.js';
-import { Collector, replayFromTensor, replayTensor, type CollectorState } from '../replay/collector.js';
+import { Collector, replayFromTensor, replayTensor, type CollectorState, prepareNetsRestore, prepareOptimizerRestore } from '../replay/collector.js';
 import { checkNumber, checkSize } from '../validate.js';
 
 /** DQN hyperparameters (CleanRL's defaults for CartPole-v1). */
@@ -251,22 +251,8 @@ class DqnRun implements AlgorithmRun {
     const st = saved?.state as DqnState | undefined, t = saved?.tensors;
     if (!st || typeof st !== 'object' || !t) bad('missing state');
     const s = st as DqnState, tensors = t as Record<string, Tensor>;
-    const writes: Array<() => void> = [];
-    for (const [name, net] of [['q', this.q], ['target', this.target]] as const) {
-      for (const p of net.parameters()) {
-        const x = tensors[`${name}.${p.name}`];
-        if (!x || x.dtype !== 'F32' || x.data.length !== p.data.length) bad(`tensor ${name}.${p.name}`);
-        writes.push(() => p.data.set(x.data as Float32Array));
-      }
-    }
-    const optTensors: Record<string, Tensor> = {};
-    for (const [key, x] of Object.entries(tensors)) if (key.startsWith('optimizer.')) optTensors[key.slice(10)] = x;
-    try {
-      new Adam({ params: new Float32Array(this.q.params.length), grads: new Float32Array(this.q.params.length), paramInfo: this.q.paramInfo }).loadStateDict({ tensors: optTensors, metadata: { step: String(s.optimizerStep) } });
-    } catch (e) {
-      bad(`optimizer: ${(e as Error).message}`);
-    }
-    writes.push(() => this.opt.loadStateDict({ tensors: optTensors, metadata: { step: String(s.optimizerStep) } }));
+    const writes = prepareNetsRestore(tensors, [['q', this.q], ['target', this.target]], bad);
+    writes.push(prepareOptimizerRestore(tensors, 'optimizer.', this.opt, this.q.paramInfo, s.optimizerStep, bad));
     for (const key of ['globalStep', 'iteration', 'updates'] as const) if (!Number.isInteger(s[key]) || s[key] < 0) bad(key);
     let rb: ReplayBuffer | undefined;
     if (s.replayBytes >= 0) {

@@ -10,7 +10,7 @@ import { Adam } from '../nn/optim.js';
 import type { Tensor } from '../nn/safetensors.js';
 import { tdLoss } from '../losses/td.js';
 import { ReplayBuffer, type ReplayBatch } from '../replay/replay.js';
-import { Collector, replayFromTensor, replayTensor, type CollectorState } from '../replay/collector.js';
+import { Collector, replayFromTensor, replayTensor, type CollectorState, prepareNetsRestore, prepareOptimizerRestore } from '../replay/collector.js';
 import { checkNumber, checkSize } from '../validate.js';
 
 /** TD3 hyperparameters (CleanRL's defaults, except learningStarts for Pendulum-v1: 10 000). */
@@ -269,25 +269,10 @@ class Td3Run implements AlgorithmRun {
     const st = saved?.state as Td3State | undefined, t = saved?.tensors;
     if (!st || typeof st !== 'object' || !t) bad('missing state');
     const s = st as Td3State, tensors = t as Record<string, Tensor>;
-    const writes: Array<() => void> = [];
-    for (const [name, net] of this.nets()) {
-      for (const p of net.parameters()) {
-        const x = tensors[`${name}.${p.name}`];
-        if (!x || x.dtype !== 'F32' || x.data.length !== p.data.length) bad(`tensor ${name}.${p.name}`);
-        writes.push(() => p.data.set(x.data as Float32Array));
-      }
-    }
+    const writes = prepareNetsRestore(tensors, this.nets(), bad);
     for (const [name, opt] of this.opts) {
-      const prefix = `optimizer.${name}.`, ot: Record<string, Tensor> = {};
-      for (const [key, x] of Object.entries(tensors)) if (key.startsWith(prefix)) ot[key.slice(prefix.length)] = x;
-      const meta = { step: String(s.optimizerSteps?.[name]) };
       const net = this.nets().find(([n]) => n === name)![1];
-      try {
-        new Adam({ params: new Float32Array(opt.m.length), grads: new Float32Array(opt.m.length), paramInfo: net.paramInfo }).loadStateDict({ tensors: ot, metadata: meta });
-      } catch (e) {
-        bad(`optimizer ${name}: ${(e as Error).message}`);
-      }
-      writes.push(() => opt.loadStateDict({ tensors: ot, metadata: meta }));
+      writes.push(prepareOptimizerRestore(tensors, `optimizer.${name}.`, opt, net.paramInfo, s.optimizerSteps?.[name], bad));
     }
     for (const key of ['globalStep', 'iteration', 'updates'] as const) if (!Number.isInteger(s[key]) || s[key] < 0) bad(key);
     let rb: ReplayBuffer | undefined;

@@ -7,6 +7,8 @@ import type { FinishedEpisodes } from '../algos/base.js';
 import type { VectorBuffers, VectorEnv } from '../envs/env.js';
 import { NativeVectorEnv } from '../envs/native_vector_env.js';
 import { make } from '../envs/registry.js';
+import type { ParamInfo, Sequential } from '../nn/mlp.js';
+import { Adam } from '../nn/optim.js';
 import type { Tensor } from '../nn/safetensors.js';
 import { ReplayBuffer } from './replay.js';
 
@@ -170,4 +172,49 @@ export function replayFromTensor(t: Tensor | undefined, byteLength: number): Rep
     throw new RlcoreError('ERR_IO', 'replay checkpoint: missing or malformed replay tensor');
   }
   return ReplayBuffer.deserialize(new Uint8Array(t.data.buffer, t.data.byteOffset, byteLength));
+}
+
+/**
+ * Checks a checkpoint's weights for `nets` (tensors named `<net>.<param>`) and returns the
+ * writes that load them; `bad` throws. Nothing is written until the caller runs the writes,
+ * so a mismatched checkpoint leaves the run unchanged.
+ */
+export function prepareNetsRestore(
+  tensors: Record<string, Tensor>,
+  nets: ReadonlyArray<readonly [string, Sequential]>,
+  bad: (what: string) => never,
+): Array<() => void> {
+  const writes: Array<() => void> = [];
+  for (const [name, net] of nets) {
+    for (const p of net.parameters()) {
+      const x = tensors[`${name}.${p.name}`];
+      if (!x || x.dtype !== 'F32' || x.data.length !== p.data.length) bad(`tensor ${name}.${p.name}`);
+      writes.push(() => p.data.set(x.data as Float32Array));
+    }
+  }
+  return writes;
+}
+
+/**
+ * Checks the Adam state stored under `prefix` (e.g. "optimizer.actor.") against `opt` by loading
+ * it into a scratch optimiser, and returns the write that loads it into `opt`.
+ */
+export function prepareOptimizerRestore(
+  tensors: Record<string, Tensor>,
+  prefix: string,
+  opt: Adam,
+  paramInfo: readonly ParamInfo[] | undefined,
+  step: unknown,
+  bad: (what: string) => never,
+): () => void {
+  const state: Record<string, Tensor> = {};
+  for (const [key, x] of Object.entries(tensors)) if (key.startsWith(prefix)) state[key.slice(prefix.length)] = x;
+  const meta = { step: String(step) };
+  const n = opt.m.length;
+  try {
+    new Adam({ params: new Float32Array(n), grads: new Float32Array(n), paramInfo }).loadStateDict({ tensors: state, metadata: meta });
+  } catch (e) {
+    bad(`optimizer ${prefix}: ${(e as Error).message}`);
+  }
+  return () => opt.loadStateDict({ tensors: state, metadata: meta });
 }
