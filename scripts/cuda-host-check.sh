@@ -4,7 +4,7 @@
 # functors on the host) and native/kernels/NAME.cc, then runs it. Exit status 0 when all agree.
 #   scripts/cuda-host-check.sh [build dir, default build-host-check]
 # The N-API functions the kernel bindings reference are never called here; they are linked to
-# generated stubs so that the CPU kernels can be linked without Node.js.
+# generated no-op placeholders so that the CPU kernels can be linked without Node.js.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build-host-check}
@@ -29,7 +29,7 @@ for f in native/core/thread_pool.cc native/core/binding.cc native/kernels/bootst
   objs+=("$out/$(basename "$f" .cc).o")
 done
 nm -u "${objs[@]}" | awk '{print $NF}' | grep -E '^(napi_|node_api_)' | sort -u |
-  sed 's/.*/int &(void) { return 0; }/' >"$out/napi_stubs.c"
-gcc -c "$out/napi_stubs.c" -o "$out/napi_stubs.o"
-nvcc -o "$out/host_check" "${objs[@]}" "$out/napi_stubs.o" -lpthread
+  sed 's/.*/int &(void) { return 0; }/' >"$out/napi_placeholders.c"
+gcc -c "$out/napi_placeholders.c" -o "$out/napi_placeholders.o"
+nvcc -o "$out/host_check" "${objs[@]}" "$out/napi_placeholders.o" -lpthread
 "$out/host_check"
