@@ -41,9 +41,9 @@ let cached: { binding: NativeBinding; source: AddonSource } | undefined;
  */
 export function loadNative(): { binding: NativeBinding; source: AddonSource } {
   if (cached) return cached;
-  const root = packageRoot();
   const failures: string[] = [];
   const explicit = process.env.RLCORE_ADDON;
+  const root = explicit ? '' : packageRoot(); // an explicit addon needs no package root
   const candidates: Array<[AddonSource['kind'], () => string]> = explicit
     ? [['env', () => explicit]]
     : [

@@ -23,12 +23,16 @@
 //   template <bool kWrite> void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const;
 // doing the same for the single column n (s0/s1 point at that column's state); per-row setup
 // in Rows would otherwise dominate when the rows are one element wide.
+//
+// And, where AVX-512 is compiled in, Coefs16/Write16 (see simd_scan.h): the writing scan then
+// runs 16 columns at a time by hand, Rows<true> only covers the remaining columns.
 #pragma once
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>
 #include <vector>
 
+#include "simd_scan.h"
 #include "step_param.h"
 #include "thread_pool.h"
 
@@ -61,17 +65,32 @@ template <class K, class = void>
 struct HasColumn : std::false_type {};
 template <class K>
 struct HasColumn<K, std::void_t<decltype(&K::template Column<true>)>> : std::true_type {};
+template <class K, class = void>
+struct HasCoefs16 : std::false_type {};
+#if RLCORE_SCAN_SIMD
+template <class K>
+struct HasCoefs16<K, std::void_t<decltype(&K::Coefs16)>> : std::true_type {};
+#endif
 constexpr size_t kNarrowColumns = 8;  // below this many columns, prefer Column when available
 
-// Runs the kernel over steps [t_lo, t_hi) of columns [n0, n1) with state arrays s0, s1.
+// Runs the kernel over steps [t_lo, t_hi) of columns [n0, n1) with state arrays s0, s1. With
+// `stream`, outputs may be written with streaming stores (see simd_scan.h).
 template <bool kWrite, class K>
-void RunRows(const K& k, size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, double* s1) {
+void RunRows(const K& k, size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, double* s1, bool stream = false) {
   if constexpr (HasColumn<K>::value) {
     if (n1 - n0 < kNarrowColumns) {
       for (size_t n = n0; n < n1; ++n) k.template Column<kWrite>(n, t_lo, t_hi, s0 + (n - n0), s1 ? s1 + (n - n0) : nullptr);
       return;
     }
   }
+#if RLCORE_SCAN_SIMD
+  if constexpr (kWrite && HasCoefs16<K>::value) {
+    const size_t done = simd::ScanRows16(k, t_lo, t_hi, n0, n1, s0, stream);
+    if (done < n1 - n0) k.template Rows<kWrite>(t_lo, t_hi, n0 + done, n1, s0 + done, s1);
+    return;
+  }
+#endif
+  (void)stream;
   k.template Rows<kWrite>(t_lo, t_hi, n0, n1, s0, s1);
 }
 
@@ -86,13 +105,13 @@ void RunRows(const K& k, size_t t_lo, size_t t_hi, size_t n0, size_t n1, double*
 /// is given, it receives y[t_lo].
 template <class K>
 void ScanRange(const K& k, size_t t_lo, size_t t_hi, size_t n0, size_t n1, const double* y_end,
-               double* y_start = nullptr) {
+               double* y_start = nullptr, bool stream = false) {
   RLCORE_REQUIRE_ROWS(K);
   alignas(64) double carry[kScanColumns];
   for (size_t b0 = n0; b0 < n1; b0 += kScanColumns) {
     const size_t b1 = std::min(n1, b0 + kScanColumns);
     std::copy(y_end + (b0 - n0), y_end + (b1 - n0), carry);
-    RunRows<true>(k, t_lo, t_hi, b0, b1, carry, nullptr);
+    RunRows<true>(k, t_lo, t_hi, b0, b1, carry, nullptr, stream);
     if (y_start) std::copy(carry, carry + (b1 - b0), y_start + (b0 - n0));
   }
 }
@@ -110,10 +129,10 @@ void ChunkMap(const K& k, size_t t_lo, size_t t_hi, size_t n0, size_t n1, double
 
 /// Scans columns [n0, n1) over all T steps on the calling thread.
 template <class K>
-void ReverseScanSerial(const K& k, size_t T, size_t n0, size_t n1) {
+void ReverseScanSerial(const K& k, size_t T, size_t n0, size_t n1, bool stream) {
   std::vector<double> boundary(n1 - n0);
   for (size_t n = n0; n < n1; ++n) boundary[n - n0] = k.Boundary(n);
-  ScanRange(k, 0, T, n0, n1, boundary.data());
+  ScanRange(k, 0, T, n0, n1, boundary.data(), nullptr, stream);
 }
 
 /// Scans all N columns over T steps using the thread pool: split over columns when there are
@@ -121,12 +140,13 @@ void ReverseScanSerial(const K& k, size_t T, size_t n0, size_t n1) {
 template <class K>
 void ReverseScan(const K& k, size_t T, size_t N) {
   const size_t threads = static_cast<size_t>(NumThreads());
+  const bool stream = T * N >= simd::kStreamElements;
   if (threads <= 1 || T * N < (1u << 16)) {
-    ReverseScanSerial(k, T, 0, N);
+    ReverseScanSerial(k, T, 0, N, stream);
     return;
   }
   if (N >= 32 * threads) {
-    ParallelFor(N, 32, [&](size_t n0, size_t n1) { ReverseScanSerial(k, T, n0, n1); });
+    ParallelFor(N, 32, [&](size_t n0, size_t n1) { ReverseScanSerial(k, T, n0, n1, stream); });
     return;
   }
   // Few long columns: split time into P front chunks and one last chunk. Phase 1: one thread
@@ -137,7 +157,7 @@ void ReverseScan(const K& k, size_t T, size_t N) {
   const double last_share = 0.7 * static_cast<double>(P) / static_cast<double>(P - 1);
   const size_t x = static_cast<size_t>(static_cast<double>(T) / (static_cast<double>(F) + last_share));
   if (x < 1024) {
-    ReverseScanSerial(k, T, 0, N);
+    ReverseScanSerial(k, T, 0, N, stream);
     return;
   }
   auto start = [&](size_t q) { return q * x; };  // front chunk q covers [q*x, (q+1)*x); the last [F*x, T)
@@ -146,7 +166,7 @@ void ReverseScan(const K& k, size_t T, size_t N) {
   // Task 0 scans the last chunk; tasks 1..F map front chunks 0..F-1.
   ParallelFor(F + 1, 1, [&](size_t q0, size_t q1) {
     for (size_t q = q0; q < q1; ++q) {
-      if (q == 0) ScanRange(k, start(F), T, 0, N, y_end.data(), last_start.data());
+      if (q == 0) ScanRange(k, start(F), T, 0, N, y_end.data(), last_start.data(), stream);
       else ChunkMap(k, start(q - 1), start(q), 0, N, &A[(q - 1) * N], &C[(q - 1) * N]);
     }
   });
@@ -158,7 +178,7 @@ void ReverseScan(const K& k, size_t T, size_t N) {
     }
   }
   ParallelFor(F, 1, [&](size_t q0, size_t q1) {
-    for (size_t q = q0; q < q1; ++q) ScanRange(k, start(q), start(q + 1), 0, N, &ends[q * N]);
+    for (size_t q = q0; q < q1; ++q) ScanRange(k, start(q), start(q + 1), 0, N, &ends[q * N], nullptr, stream);
   });
 }
 

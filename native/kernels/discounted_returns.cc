@@ -12,6 +12,7 @@
 #include "../core/binding.h"
 #include "../core/scan.h"
 #include "../core/select.h"
+#include "../core/simd_scan.h"
 #include "../../cuda/backend.h"
 #include "bootstrap.h"
 
@@ -19,7 +20,7 @@ namespace rlcore {
 namespace {
 
 struct DiscountedReturnsScan {
-  const DiscountedReturnsProblem& p;
+  DiscountedReturnsProblem p;
   double Boundary(size_t n) const { return p.last_values ? p.last_values[n] : 0.0; }
 
   template <bool kWrite>
@@ -44,6 +45,21 @@ struct DiscountedReturnsScan {
       }
     }
   }
+
+#if RLCORE_SCAN_SIMD
+  // Rows<true> for 16 columns [n, n + 16) of step t (simd_scan.h); a in float32.
+  simd::Coefs16 Coefs16(size_t t, size_t n) const {
+    const size_t i = t * p.N + n;
+    const __mmask16 term = p.terminated ? simd::Set16(p.terminated + i) : 0;
+    const __mmask16 trunc = p.truncated ? simd::Set16(p.truncated + i) : 0;
+    const __m512 g = simd::Param16(p.gamma, t, n), r = _mm512_loadu_ps(p.rewards + i);
+    const __m512 a = (trunc && p.final_values)
+                         ? _mm512_mask3_fmadd_ps(g, _mm512_maskz_loadu_ps(trunc, p.final_values + i), r, trunc)
+                         : r;
+    return {a, _mm512_maskz_mov_ps(static_cast<__mmask16>(~(term | trunc)), g)};
+  }
+  void Write16(size_t t, size_t n, __m512 y, bool stream) const { simd::Store16(p.returns + t * p.N + n, y, stream); }
+#endif
 
   // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence), same
   // arithmetic as Rows.

@@ -42,7 +42,7 @@ void GaeRow(size_t w, const float* __restrict r, const float* __restrict v, cons
 }
 
 struct GaeScan {
-  const GaeProblem& p;
+  GaeProblem p;
   double Boundary(size_t) const { return 0.0; }
 
   template <bool kWrite>
@@ -60,6 +60,28 @@ struct GaeScan {
                      p.truncated ? p.truncated + row : kNoFlags, v_next, v_final, gamma.Row(t), lambda.Row(t), p.advantages + row, p.returns + row, s0, s1);
     }
   }
+
+#if RLCORE_SCAN_SIMD
+  // Rows<true> for 16 columns [n, n + 16) of step t (simd_scan.h), same arithmetic.
+  simd::Coefs16 Coefs16(size_t t, size_t n) const {
+    const size_t i = t * p.N + n;
+    const __mmask16 term = p.terminated ? simd::Set16(p.terminated + i) : 0;
+    const __mmask16 trunc = p.truncated ? simd::Set16(p.truncated + i) : 0;
+    const __m512 g = simd::Param16(p.gamma, t, n), v = _mm512_loadu_ps(p.values + i);
+    __m512 boot = p.next_values ? _mm512_loadu_ps(p.next_values + i)
+                  : t + 1 < p.T ? _mm512_loadu_ps(p.values + i + p.N)
+                  : p.last_values ? _mm512_loadu_ps(p.last_values + n)
+                                  : _mm512_setzero_ps();
+    if (trunc && p.final_values && !p.next_values) boot = _mm512_mask_loadu_ps(boot, trunc, p.final_values + i);
+    const __m512 delta = _mm512_sub_ps(_mm512_fmadd_ps(_mm512_maskz_mov_ps(~term, g), boot, _mm512_loadu_ps(p.rewards + i)), v);
+    return {delta, _mm512_maskz_mul_ps(static_cast<__mmask16>(~(term | trunc)), g, simd::Param16(p.lambda, t, n))};
+  }
+  void Write16(size_t t, size_t n, __m512 adv, bool stream) const {
+    const size_t i = t * p.N + n;
+    simd::Store16(p.advantages + i, adv, stream);
+    simd::Store16(p.returns + i, _mm512_add_ps(adv, _mm512_loadu_ps(p.values + i)), stream);
+  }
+#endif
 
   // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence).
   template <bool kWrite>

@@ -13,6 +13,7 @@
 #include "bootstrap_args.h"
 #include "../core/scan.h"
 #include "../core/select.h"
+#include "../core/simd_scan.h"
 #include "../../cuda/backend.h"
 #include "bootstrap.h"
 
@@ -20,7 +21,7 @@ namespace rlcore {
 namespace {
 
 struct LambdaReturnsScan {
-  const LambdaReturnsProblem& p;
+  LambdaReturnsProblem p;
   double Boundary(size_t) const { return 0.0; }
 
   template <bool kWrite>
@@ -50,6 +51,29 @@ struct LambdaReturnsScan {
       }
     }
   }
+
+#if RLCORE_SCAN_SIMD
+  // Rows<true> for 16 columns [n, n + 16) of step t (simd_scan.h); a in float32.
+  simd::Coefs16 Coefs16(size_t t, size_t n) const {
+    const size_t i = t * p.N + n;
+    const __mmask16 term = p.terminated ? simd::Set16(p.terminated + i) : 0;
+    const __mmask16 trunc = p.truncated ? simd::Set16(p.truncated + i) : 0;
+    const __m512 g = simd::Param16(p.gamma, t, n);
+    __m512 boot = p.next_values ? _mm512_loadu_ps(p.next_values + i)
+                  : t + 1 < p.T ? _mm512_loadu_ps(p.values + i + p.N)
+                  : p.last_values ? _mm512_loadu_ps(p.last_values + n)
+                                  : _mm512_setzero_ps();
+    if (trunc && p.final_values && !p.next_values) boot = _mm512_mask_loadu_ps(boot, trunc, p.final_values + i);
+    // λ'_t: zero at episode ends and at the last step.
+    const __mmask16 live = t + 1 < p.T ? static_cast<__mmask16>(~(term | trunc)) : 0;
+    const __m512 lam = _mm512_maskz_mov_ps(live, simd::Param16(p.lambda, t, n));
+    const __m512 g_live = _mm512_maskz_mov_ps(static_cast<__mmask16>(~term), g);
+    const __m512 a = _mm512_fmadd_ps(_mm512_mul_ps(g_live, _mm512_sub_ps(_mm512_set1_ps(1.f), lam)), boot,
+                                     _mm512_loadu_ps(p.rewards + i));
+    return {a, _mm512_mul_ps(g, lam)};
+  }
+  void Write16(size_t t, size_t n, __m512 y, bool stream) const { simd::Store16(p.returns + t * p.N + n, y, stream); }
+#endif
 
   // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence), same
   // arithmetic as Rows.

@@ -1,0 +1,138 @@
+// AVX-512 building blocks for the row loops of the scan kernels (scan.h): 16 columns of one
+// row at a time, float32 inputs, float64 scan state, float32 outputs.
+//
+// Why by hand: GCC's vectoriser turns the mixed uint8/float32/float64 row loops into long
+// shuffle sequences with runtime alias checks (measured ~2x slower in cache than these blocks),
+// and it never emits streaming stores. Out of cache, streaming (non-temporal) stores skip the
+// read-for-ownership of the output lines, which is most of the gap to copy bandwidth.
+//
+// Compiled only where the target has AVX-512 F/BW/DQ/VL (the default -march=native build on such
+// a machine); elsewhere RLCORE_SCAN_SIMD is 0 and the kernels use their portable loops, which
+// the sanitizer build (RLCORE_PORTABLE=1) keeps under test.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
+#define RLCORE_SCAN_SIMD 1
+#include <immintrin.h>
+// GCC 12 reports the _mm512_undefined_* operands inside its own intrinsics as "maybe
+// uninitialized" once they are inlined (GCC bug 105593); the warning is attributed to the
+// intrinsic headers, so it can only be silenced for the including file.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#else
+#define RLCORE_SCAN_SIMD 0
+#endif
+
+namespace rlcore::simd {
+
+/// Outputs of at least this many elements are written with streaming stores (they would not
+/// stay in cache anyway: 4 MiB of float32 per output array).
+constexpr size_t kStreamElements = size_t{1} << 20;
+
+#if RLCORE_SCAN_SIMD
+constexpr size_t kLanes = 16;
+
+/// Lanes whose flag byte is nonzero (flags: 16 bytes).
+inline __mmask16 Set16(const uint8_t* flags) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(flags));
+  return _mm_test_epi8_mask(x, x);
+}
+
+inline __m512d LowHalf(__m512 x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
+inline __m512d HighHalf(__m512 x) {
+  return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+}
+inline __m512 Narrow(__m512d lo, __m512d hi) {
+  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+}
+
+/// One scan step on 16 columns: y = a + c * s with the float64 state s[0..16) updated in place;
+/// returns y rounded to float32. Same arithmetic as ScanApply<true> in scan.h.
+inline __m512 Step16(__m512 a, __m512 c, double* __restrict s) {
+  const __m512d lo = _mm512_fmadd_pd(LowHalf(c), _mm512_loadu_pd(s), LowHalf(a));
+  const __m512d hi = _mm512_fmadd_pd(HighHalf(c), _mm512_loadu_pd(s + 8), HighHalf(a));
+  _mm512_storeu_pd(s, lo);
+  _mm512_storeu_pd(s + 8, hi);
+  return Narrow(lo, hi);
+}
+
+/// 16 columns [n, n + 16) of a StepParam (step_param.h) at step t.
+template <class Param>
+inline __m512 Param16(const Param& q, size_t t, size_t n) {
+  if (!q.values) return _mm512_set1_ps(q.scalar);
+  if (q.stride_n == 1) return _mm512_loadu_ps(q.values + t * q.stride_t + n);
+  return _mm512_set1_ps(q.values[t * q.stride_t]);
+}
+
+/// The coefficients of y[t] = a + c * y[t + 1] for 16 columns.
+struct Coefs16 {
+  __m512 a, c;
+};
+
+/// Stores 16 floats; with `stream`, as streaming stores of the widest size the address allows
+/// (large typed arrays from V8 start 16 bytes past a page boundary, so rows are often only
+/// 16-byte aligned; write-combining merges the pieces of each line). Call Fence() after a loop
+/// that may stream, before the data is handed to another thread.
+inline void Store16(float* p, __m512 x, bool stream) {
+  const uintptr_t misalign = reinterpret_cast<uintptr_t>(p) & 63;
+  if (!stream || (misalign & 15) != 0) {
+    _mm512_storeu_ps(p, x);
+  } else if (misalign == 0) {
+    _mm512_stream_ps(p, x);
+  } else if ((misalign & 31) == 0) {
+    _mm256_stream_ps(p, _mm512_castps512_ps256(x));
+    _mm256_stream_ps(p + 8, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+  } else {
+    _mm_stream_ps(p, _mm512_castps512_ps128(x));
+    _mm_stream_ps(p + 4, _mm512_extractf32x4_ps(x, 1));
+    _mm_stream_ps(p + 8, _mm512_extractf32x4_ps(x, 2));
+    _mm_stream_ps(p + 12, _mm512_extractf32x4_ps(x, 3));
+  }
+}
+inline void Fence(bool stream) {
+  if (stream) _mm_sfence();
+}
+
+/// Scan rectangles of at most this many elements that are not streamed run strip by strip
+/// (16 columns over all their steps, the state in registers): in cache, this beats row order.
+constexpr size_t kStripElements = size_t{1} << 16;
+
+/// The 16-column part of Rows<true> for kernels (held by value: the problem, not a reference to
+/// it, see below) that provide
+///   Coefs16 Coefs16(size_t t, size_t n) const;              // a, c of columns [n, n + 16) at step t
+///   void Write16(size_t t, size_t n, __m512 y, bool stream) const;  // write outputs from y[t]
+/// Scans the leading multiple of 16 of columns [n0, n1) over steps [t_lo, t_hi) and returns
+/// how many columns it did; s0 holds y[t_hi] of each column and receives y[t_lo].
+template <class K>
+size_t ScanRows16(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, bool stream) {
+  // A local copy: the intrinsics' stores may alias anything, so fields read through a reference
+  // would be reloaded at every block; a copy whose address never escapes stays in registers.
+  const K k = kernel;
+  const size_t w16 = (n1 - n0) / kLanes * kLanes;
+  if (!stream && (t_hi - t_lo) * w16 <= kStripElements) {
+    for (size_t j = 0; j < w16; j += kLanes) {
+      __m512d lo = _mm512_loadu_pd(s0 + j), hi = _mm512_loadu_pd(s0 + j + 8);
+      for (size_t t = t_hi; t-- > t_lo;) {
+        const Coefs16 q = k.Coefs16(t, n0 + j);
+        lo = _mm512_fmadd_pd(LowHalf(q.c), lo, LowHalf(q.a));
+        hi = _mm512_fmadd_pd(HighHalf(q.c), hi, HighHalf(q.a));
+        k.Write16(t, n0 + j, Narrow(lo, hi), false);
+      }
+      _mm512_storeu_pd(s0 + j, lo);
+      _mm512_storeu_pd(s0 + j + 8, hi);
+    }
+    return w16;
+  }
+  for (size_t t = t_hi; t-- > t_lo;) {
+    for (size_t j = 0; j < w16; j += kLanes) {
+      const Coefs16 q = k.Coefs16(t, n0 + j);
+      k.Write16(t, n0 + j, Step16(q.a, q.c, s0 + j), stream);
+    }
+  }
+  Fence(stream);
+  return w16;
+}
+#endif
+
+}  // namespace rlcore::simd
