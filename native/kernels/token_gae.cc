@@ -17,6 +17,7 @@
 
 #include "../core/binding.h"
 #include "../core/scan.h"
+#include "../core/simd_scan.h"
 #include "../../cuda/backend.h"
 
 namespace rlcore {
@@ -89,6 +90,59 @@ struct MaskedOp {
   }
 };
 
+#if RLCORE_SCAN_SIMD
+// PlainOp's scan, 8 tokens per step (a float64 vector): with c = γλ constant along a sequence,
+// the partial sums x_i = Σ_{k<8-i} c^k a_{i+k} of a block come from three shifted fmas (Hillis &
+// Steele 1986 doubling), then y_i = x_i + c^{8-i} y_{block end}. The chain from block to block
+// is one fma and one broadcast, instead of one fma per token.
+void PlainScan8(const PlainOp& op, bool stream) {
+  const size_t len = op.len, head = len % 8;
+  const double c = op.gl;
+  const __m512d c1 = _mm512_set1_pd(c), c2 = _mm512_set1_pd(c * c), c4 = _mm512_set1_pd(c * c * c * c);
+  alignas(64) double powers[8];  // c^(8-i)
+  powers[7] = c;
+  for (size_t i = 7; i-- > 0;) powers[i] = powers[i + 1] * c;
+  const __m512d tail_power = _mm512_load_pd(powers);
+  const __m512i up1 = _mm512_set_epi64(0, 7, 6, 5, 4, 3, 2, 1), up2 = _mm512_set_epi64(0, 0, 7, 6, 5, 4, 3, 2);
+  const __m512i up4 = _mm512_set_epi64(0, 0, 0, 0, 7, 6, 5, 4);
+  // The last len % 8 tokens one by one, then whole blocks from the end.
+  double y = 0.0;
+  for (size_t i = len; i-- > len - head;) {
+    double a, cc;
+    op.Coef(i, &a, &cc);
+    y = a + cc * y;
+    op.Put(i, y);
+  }
+  __m512d carry = _mm512_set1_pd(y);
+  const __m512d g = _mm512_set1_pd(op.g), R = _mm512_set1_pd(op.R);
+  for (size_t b = len - head; b >= 8;) {
+    b -= 8;
+    const __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(op.v + b));
+    // V of the next token; after the last token of the sequence, R instead.
+    const __mmask8 inside = b + 8 < len ? 0xff : 0x7f;
+    const __m512d next = _mm512_mask_mul_pd(R, inside, g, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(inside, op.v + b + 1)));
+    __m512d x = _mm512_sub_pd(next, v);
+    if (op.r) x = _mm512_add_pd(x, _mm512_cvtps_pd(_mm256_loadu_ps(op.r + b)));
+    x = _mm512_fmadd_pd(c1, _mm512_maskz_permutexvar_pd(0x7f, up1, x), x);
+    x = _mm512_fmadd_pd(c2, _mm512_maskz_permutexvar_pd(0x3f, up2, x), x);
+    x = _mm512_fmadd_pd(c4, _mm512_maskz_permutexvar_pd(0x0f, up4, x), x);
+    const __m512d yv = _mm512_fmadd_pd(tail_power, carry, x);
+    carry = _mm512_broadcastsd_pd(_mm512_castpd512_pd128(yv));
+    const __m256 adv = _mm512_cvtpd_ps(yv);
+    float* out = op.adv + b;
+    if (stream && (reinterpret_cast<uintptr_t>(out) & 31) == 0) _mm256_stream_ps(out, adv);
+    else _mm256_storeu_ps(out, adv);
+    if (op.ret) {
+      const __m256 ret = _mm512_cvtpd_ps(_mm512_add_pd(yv, v));
+      float* out_ret = op.ret + b;
+      if (stream && (reinterpret_cast<uintptr_t>(out_ret) & 31) == 0) _mm256_stream_ps(out_ret, ret);
+      else _mm256_storeu_ps(out_ret, ret);
+    }
+  }
+  simd::Fence(stream);
+}
+#endif
+
 // One sequence as a single-column scan (native/core/scan.h, N = 1). The scan state is held in
 // locals for the whole range so the recurrence chain stays in registers.
 template <class Op>
@@ -135,7 +189,14 @@ void RunSequence(const TokenGaeProblem& p, size_t b, size_t s, size_t len, bool 
     ScanSequence(NextValueOp{p.values + s, p.mask + s, p.advantages + s, len, R, g}, len, parallel);
     ScanSequence(MaskedOp{r, p.values + s, p.mask + s, p.advantages + s, ret, gl}, len, parallel);
   } else {
-    ScanSequence(PlainOp{r, p.values + s, p.advantages + s, ret, len, R, g, gl}, len, parallel);
+    const PlainOp op{r, p.values + s, p.advantages + s, ret, len, R, g, gl};
+#if RLCORE_SCAN_SIMD
+    // One pass at memory speed on one thread beats the two-pass split over the pool.
+    PlainScan8(op, p.total >= simd::kStreamElements);
+    (void)parallel;
+#else
+    ScanSequence(op, len, parallel);
+#endif
   }
 }
 
