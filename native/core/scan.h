@@ -25,7 +25,8 @@
 // in Rows would otherwise dominate when the rows are one element wide.
 //
 // And, where AVX-512 is compiled in, Coefs16/Write16 (see simd_scan.h): the writing scan then
-// runs 16 columns at a time by hand, Rows<true> only covers the remaining columns.
+// runs 16 columns at a time by hand, Rows<true> only covers the remaining columns; and
+// Coefs8/Write8, used by Column<true> of one-column batches (8 steps per vector).
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -67,9 +68,13 @@ template <class K>
 struct HasColumn<K, std::void_t<decltype(&K::template Column<true>)>> : std::true_type {};
 template <class K, class = void>
 struct HasCoefs16 : std::false_type {};
+template <class K, class = void>
+struct HasCoefs8 : std::false_type {};
 #if RLCORE_SCAN_SIMD
 template <class K>
 struct HasCoefs16<K, std::void_t<decltype(&K::Coefs16)>> : std::true_type {};
+template <class K>
+struct HasCoefs8<K, std::void_t<decltype(&K::Coefs8)>> : std::true_type {};
 #endif
 constexpr size_t kNarrowColumns = 8;  // below this many columns, prefer Column when available
 
@@ -141,7 +146,9 @@ template <class K>
 void ReverseScan(const K& k, size_t T, size_t N) {
   const size_t threads = static_cast<size_t>(NumThreads());
   const bool stream = T * N >= simd::kStreamElements;
-  if (threads <= 1 || T * N < (1u << 16)) {
+  // One column with the in-register scan (simd_scan.h): one pass at memory speed on one thread
+  // beats the two-pass split below.
+  if (threads <= 1 || T * N < (1u << 16) || (N == 1 && HasCoefs8<K>::value)) {
     ReverseScanSerial(k, T, 0, N, stream);
     return;
   }

@@ -94,6 +94,71 @@ inline void Fence(bool stream) {
   if (stream) _mm_sfence();
 }
 
+// ---- One column stored contiguously (N = 1): 8 consecutive steps per float64 vector ----
+
+/// Lanes whose flag byte is nonzero (flags: 8 bytes).
+inline __mmask8 Set8(const uint8_t* flags) {
+  const __m128i x = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(flags));
+  return static_cast<__mmask8>(_mm_test_epi8_mask(x, x));
+}
+
+/// Steps [t, t + 8) of a StepParam of a one-column batch (its per-step values are contiguous).
+template <class Param>
+inline __m256 Param8(const Param& q, size_t t) {
+  if (!q.values) return _mm256_set1_ps(q.scalar);
+  return _mm256_loadu_ps(q.values + t * q.stride_t);
+}
+
+/// The coefficients of y[t] = a + c * y[t + 1] for 8 consecutive steps of one column.
+struct Coefs8 {
+  __m512d a, c;
+};
+
+/// Reverse scan of 8 consecutive steps in registers (lane i = step t + i): y_i = a_i + c_i y_{i+1}
+/// with y_8 = carry (all lanes); carry receives y_0 in all lanes. The affine maps compose by
+/// doubling (Hillis & Steele 1986; Blelloch 1990 for first-order recurrences):
+/// (a_i, c_i) ∘ (a_{i+k}, c_{i+k}) = (a_i + c_i a_{i+k}, c_i c_{i+k}) for k = 1, 2, 4.
+inline __m512d ReverseScan8(__m512d a, __m512d c, __m512d& carry) {
+  const __m512d one = _mm512_set1_pd(1.0);
+  const __m512i up1 = _mm512_set_epi64(7, 7, 6, 5, 4, 3, 2, 1), up2 = _mm512_set_epi64(7, 7, 7, 6, 5, 4, 3, 2);
+  const __m512i up4 = _mm512_set_epi64(7, 7, 7, 7, 7, 6, 5, 4);
+  a = _mm512_fmadd_pd(c, _mm512_maskz_permutexvar_pd(0x7f, up1, a), a);
+  c = _mm512_mul_pd(c, _mm512_mask_permutexvar_pd(one, 0x7f, up1, c));
+  a = _mm512_fmadd_pd(c, _mm512_maskz_permutexvar_pd(0x3f, up2, a), a);
+  c = _mm512_mul_pd(c, _mm512_mask_permutexvar_pd(one, 0x3f, up2, c));
+  a = _mm512_fmadd_pd(c, _mm512_maskz_permutexvar_pd(0x0f, up4, a), a);
+  c = _mm512_mul_pd(c, _mm512_mask_permutexvar_pd(one, 0x0f, up4, c));
+  const __m512d y = _mm512_fmadd_pd(c, carry, a);
+  carry = _mm512_broadcastsd_pd(_mm512_castpd512_pd128(y));
+  return y;
+}
+
+/// Stores 8 floats; streaming when asked and the address is 32-byte aligned.
+inline void Store8(float* p, __m256 x, bool stream) {
+  if (stream && (reinterpret_cast<uintptr_t>(p) & 31) == 0) _mm256_stream_ps(p, x);
+  else _mm256_storeu_ps(p, x);
+}
+
+/// Column<true> of a one-column batch for kernels that provide
+///   Coefs8 Coefs8(size_t t) const;                          // a, c of steps [t, t + 8)
+///   void Write8(size_t t, __m512d y, bool stream) const;     // write outputs from y[t .. t+8)
+/// Scans steps [t_lo, t_hi) down from t_hi in blocks of 8 with *s = y[t_hi]; returns t such that
+/// steps [t_lo, t) are left (fewer than 8) and *s = y[t].
+template <class K>
+size_t ScanColumn8(const K& kernel, size_t t_lo, size_t t_hi, double* s, bool stream) {
+  const K k = kernel;  // see ScanRows16
+  __m512d carry = _mm512_set1_pd(*s);
+  size_t t = t_hi;
+  while (t >= t_lo + 8) {
+    t -= 8;
+    const Coefs8 q = k.Coefs8(t);
+    k.Write8(t, ReverseScan8(q.a, q.c, carry), stream);
+  }
+  *s = _mm512_cvtsd_f64(carry);
+  Fence(stream);
+  return t;
+}
+
 /// Scan rectangles of at most this many elements that are not streamed run strip by strip
 /// (16 columns over all their steps, the state in registers): in cache, this beats row order.
 constexpr size_t kStripElements = size_t{1} << 16;

@@ -59,6 +59,18 @@ struct DiscountedReturnsScan {
     return {a, _mm512_maskz_mov_ps(static_cast<__mmask16>(~(term | trunc)), g)};
   }
   void Write16(size_t t, size_t n, __m512 y, bool stream) const { simd::Store16(p.returns + t * p.N + n, y, stream); }
+
+  // Steps [t, t + 8) of a one-column batch (simd_scan.h), same arithmetic as Coefs16.
+  simd::Coefs8 Coefs8(size_t t) const {
+    const __mmask8 term = p.terminated ? simd::Set8(p.terminated + t) : 0;
+    const __mmask8 trunc = p.truncated ? simd::Set8(p.truncated + t) : 0;
+    const __m256 g = simd::Param8(p.gamma, t), r = _mm256_loadu_ps(p.rewards + t);
+    const __m256 a = (trunc && p.final_values)
+                         ? _mm256_mask3_fmadd_ps(g, _mm256_maskz_loadu_ps(trunc, p.final_values + t), r, trunc)
+                         : r;
+    return {_mm512_cvtps_pd(a), _mm512_cvtps_pd(_mm256_maskz_mov_ps(static_cast<__mmask8>(~(term | trunc)), g))};
+  }
+  void Write8(size_t t, __m512d y, bool stream) const { simd::Store8(p.returns + t, _mm512_cvtpd_ps(y), stream); }
 #endif
 
   // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence), same
@@ -66,6 +78,11 @@ struct DiscountedReturnsScan {
   template <bool kWrite>
   void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const {
     const size_t N = p.N;
+#if RLCORE_SCAN_SIMD
+    if constexpr (kWrite) {
+      if (N == 1) t_hi = simd::ScanColumn8(*this, t_lo, t_hi, s0, p.T >= simd::kStreamElements);
+    }
+#endif
     double y = *s0, C = s1 ? *s1 : 1.0;
     for (size_t t = t_hi; t-- > t_lo;) {
       const size_t i = t * N + n;

@@ -81,12 +81,41 @@ struct GaeScan {
     simd::Store16(p.advantages + i, adv, stream);
     simd::Store16(p.returns + i, _mm512_add_ps(adv, _mm512_loadu_ps(p.values + i)), stream);
   }
+
+  // Steps [t, t + 8) of a one-column batch (simd_scan.h), same arithmetic.
+  simd::Coefs8 Coefs8(size_t t) const {
+    const __mmask8 term = p.terminated ? simd::Set8(p.terminated + t) : 0;
+    const __mmask8 trunc = p.truncated ? simd::Set8(p.truncated + t) : 0;
+    const __m256 g = simd::Param8(p.gamma, t), v = _mm256_loadu_ps(p.values + t);
+    __m256 boot;
+    if (p.next_values) {
+      boot = _mm256_loadu_ps(p.next_values + t);
+    } else {
+      const __mmask8 inside = t + 8 < p.T ? 0xff : static_cast<__mmask8>((1u << (p.T - t - 1)) - 1);
+      boot = _mm256_mask_loadu_ps(_mm256_set1_ps(p.last_values ? p.last_values[0] : 0.f), inside, p.values + t + 1);
+      if (trunc && p.final_values) boot = _mm256_mask_loadu_ps(boot, trunc, p.final_values + t);
+    }
+    const __m256 delta = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_maskz_mov_ps(static_cast<__mmask8>(~term), g), boot,
+                                                       _mm256_loadu_ps(p.rewards + t)), v);
+    const __m256 c = _mm256_maskz_mul_ps(static_cast<__mmask8>(~(term | trunc)), g, simd::Param8(p.lambda, t));
+    return {_mm512_cvtps_pd(delta), _mm512_cvtps_pd(c)};
+  }
+  void Write8(size_t t, __m512d y, bool stream) const {
+    const __m256 adv = _mm512_cvtpd_ps(y);
+    simd::Store8(p.advantages + t, adv, stream);
+    simd::Store8(p.returns + t, _mm256_add_ps(adv, _mm256_loadu_ps(p.values + t)), stream);
+  }
 #endif
 
   // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence).
   template <bool kWrite>
   void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const {
     const size_t N = p.N;
+#if RLCORE_SCAN_SIMD
+    if constexpr (kWrite) {
+      if (N == 1) t_hi = simd::ScanColumn8(*this, t_lo, t_hi, s0, p.T >= simd::kStreamElements);
+    }
+#endif
     double y = *s0, C = s1 ? *s1 : 1.0;
     const float last = p.last_values ? p.last_values[n] : 0.f;
     for (size_t t = t_hi; t-- > t_lo;) {
