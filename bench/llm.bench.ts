@@ -76,13 +76,15 @@ function tsPolicyLoss(kind: PolicyLossKind, n: number, lp: Float32Array, olp: Fl
   return loss + low + high + kl;
 }
 
-function tsKl(n: number, lp: Float32Array, ref: Float32Array, out: Float32Array): number {
+// k3 and its gradient −(e^d − 1) (0 where the clamps are active), like the native row.
+function tsKl(n: number, lp: Float32Array, ref: Float32Array, out: Float32Array, grad: Float32Array): number {
   let s = 0;
   for (let i = 0; i < n; i++) {
-    const d = Math.min(20, Math.max(-20, ref[i] - lp[i]));
-    const k = Math.min(10, Math.exp(d) - d - 1);
-    out[i] = k;
-    s += k;
+    const raw = ref[i] - lp[i], d = Math.min(20, Math.max(-20, raw));
+    const e = Math.exp(d), k = e - d - 1;
+    out[i] = Math.min(10, k);
+    grad[i] = k > 10 || raw <= -20 || raw >= 20 ? 0 : 1 - e;
+    s += out[i];
   }
   return s / n;
 }
@@ -126,7 +128,7 @@ export default function bench(): BenchRow[] {
   const k3 = 'kl k3 per token + grad';
   const kl = new Float32Array(n), kg = new Float32Array(n);
   rows.push({ kernel: k3, size, impl: 'native cpu', elements: n, bytes: n * 16, seconds: timeIt(() => tokenKl({ logProb: lp, refLogProb: ref, grad: true, out: { kl, grad: kg }, device: 'cpu' }), 0.3) });
-  rows.push({ kernel: k3, size, impl: 'ts loop', elements: n, bytes: n * 16, seconds: timeIt(() => tsKl(n, lp, ref, kl), 0.3) });
+  rows.push({ kernel: k3, size, impl: 'ts loop', elements: n, bytes: n * 16, seconds: timeIt(() => tsKl(n, lp, ref, kl, kg), 0.3) });
 
   for (const [M, V] of [[64, 32_000], [16, 152_000]]) {
     const x = new Float32Array(M * V).map(() => (Math.random() * 2 - 1) * 6);

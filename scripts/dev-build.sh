@@ -10,7 +10,11 @@ dir=/tmp/rlcore-dev/$name
 mkdir -p "$dir"
 cp -p binding.gyp package.json "$dir/"
 mkdir -p "$dir/native" "$dir/cuda"
-cp -rp native/. "$dir/native/"
+# Copy only files whose content differs, with a fresh timestamp, so make rebuilds exactly those
+# (cp -p would keep an older time than an object built from an edited copy).
+(cd native && find . -type f) | while read -r f; do
+  cmp -s "native/$f" "$dir/native/$f" || { mkdir -p "$(dirname "$dir/native/$f")"; cp "native/$f" "$dir/native/$f"; }
+done
 cp -rp cuda/. "$dir/cuda/"
 [ -e "$dir/node_modules" ] || ln -s "$PWD/node_modules" "$dir/node_modules"
 only=$(IFS=,; echo "$*")
@@ -20,6 +24,9 @@ if [ ! -f build/Makefile ] || [ "$(cat build/.sources 2>/dev/null)" != "$sources
   RLCORE_ONLY="$only" npx node-gyp configure --werror=true >/dev/null 2>&1
   echo "$sources" > build/.sources
 fi
-RLCORE_ONLY="$only" npx node-gyp build 2>&1 | grep -E "error|warning" || true
-test -f build/Release/rlcore.node
+# Fail loudly on a compile error (a stale addon from an earlier build must not be reported).
+if ! log=$(RLCORE_ONLY="$only" npx node-gyp build 2>&1); then
+  echo "$log" | grep -E "error|warning" >&2
+  exit 1
+fi
 echo "$dir/build/Release/rlcore.node"

@@ -29,9 +29,12 @@ void CategoricalCpu(const CategoricalProblem& p) {
   // exp over the chunk, then per-row sums (float64) and the element-wise outputs.
   const size_t chunk_rows = std::max<size_t>(1, 4096 / A);
   ForRowBlocks(p.B, A * 4, [&](size_t, size_t r0, size_t r1) {
-    std::vector<float> t(std::min(chunk_rows, r1 - r0) * A), e(t.size()), et(t.size());
-    std::vector<double> sum(chunk_rows), log_sum(chunk_rows), entropy(chunk_rows);
-    std::vector<float> sum_f(chunk_rows), log_sum_f(chunk_rows);
+    // Sized by the rows this block has, not the chunk's capacity: a rollout step samples a few
+    // rows, and zeroing 2048-row buffers for them cost more than the sampling.
+    const size_t rows_cap = std::min(chunk_rows, r1 - r0);
+    std::vector<float> t(rows_cap * A), e(t.size()), et(t.size());
+    std::vector<double> sum(rows_cap), log_sum(rows_cap), entropy(rows_cap);
+    std::vector<float> sum_f(rows_cap), log_sum_f(rows_cap);
     for (size_t c0 = r0; c0 < r1; c0 += chunk_rows) {
       const size_t c1 = std::min(r1, c0 + chunk_rows), n = (c1 - c0) * A;
       const float* z = p.logits + c0 * A;

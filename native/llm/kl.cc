@@ -15,6 +15,56 @@
 namespace rlcore {
 namespace {
 
+constexpr size_t kKlBlock = 16384, kKlChunk = 1024;
+
+// One fixed block of tokens: the estimates straight into the outputs (vectorised passes over an
+// L1-sized chunk), masked in place, then float64 sums; returns {Σ k, count} over the block.
+template <KlEstimator K>
+void KlBlock(const float* lp, const float* ref, const uint8_t* mask, float* kl, float* grad, size_t c0, size_t c1,
+             double* sum, double* count) {
+  float scratch[kKlChunk];
+  double s = 0.0;
+  size_t c = 0;
+  for (size_t i = c0; i < c1; i += kKlChunk) {
+    const size_t n = std::min(kKlChunk, c1 - i);
+    float* v = kl + i;
+    float* g = grad ? grad + i : scratch;
+    KlTermsF<K>(lp + i, ref + i, n, v, g);
+    if (mask) {
+      const uint8_t* m = mask + i;
+      for (size_t j = 0; j < n; ++j) v[j] = Select(m[j], v[j], 0.0f), g[j] = Select(m[j], g[j], 0.0f);
+      uint32_t on = 0;
+      for (size_t j = 0; j < n; ++j) on += m[j] != 0;
+      c += on;
+    } else {
+      c += n;
+    }
+    s += SumF64(v, n);
+  }
+  *sum = s, *count = static_cast<double>(c);
+}
+
+template <KlEstimator K>
+void TokenKlCpu(size_t M, const float* lp, const float* ref, const uint8_t* mask, float* kl, float* grad, double* stats) {
+  // Fixed blocks of 16k tokens, float64 block sums added in block order: thread-count independent.
+  const size_t blocks = (M + kKlBlock - 1) / kKlBlock;
+  std::vector<double> part(blocks * 2);
+  auto run = [&](size_t k0, size_t k1) {
+    for (size_t k = k0; k < k1; ++k) {
+      KlBlock<K>(lp, ref, mask, kl, grad, k * kKlBlock, std::min(M, (k + 1) * kKlBlock), &part[2 * k], &part[2 * k + 1]);
+    }
+  };
+  if (blocks == 1) {
+    run(0, 1);
+  } else {
+    ParallelFor(blocks, 1, run);
+  }
+  double sum = 0.0, count = 0.0;
+  for (size_t k = 0; k < blocks; ++k) sum += part[2 * k], count += part[2 * k + 1];
+  stats[0] = count > 0.0 ? sum / count : 0.0;
+  stats[1] = count;
+}
+
 // tokenKl(M, logProb, refLogProb, mask?, klKind, outKl, outGrad?, stats(Float64Array[2]), useCuda, async)
 Napi::Value TokenKlBinding(const Napi::CallbackInfo& info) {
   constexpr const char* kKernel = "tokenKl";
@@ -39,38 +89,11 @@ Napi::Value TokenKlBinding(const Napi::CallbackInfo& info) {
   return RunKernel(
       info, async,
       [=] {
-        // Fixed blocks of 16k tokens: float passes, float64 block sums in block order.
-        constexpr size_t kBlock = 16384;
-        const size_t blocks = (M + kBlock - 1) / kBlock;
-        std::vector<double> part(blocks * 2);
-        auto run = [&](size_t k0, size_t k1) {
-          float v[1024], c[1024];
-          for (size_t k = k0; k < k1; ++k) {
-            double sum = 0.0, count = 0.0;
-            for (size_t c0 = k * kBlock; c0 < std::min(M, (k + 1) * kBlock); c0 += 1024) {
-              const size_t n = std::min<size_t>(1024, M - c0);
-              for (size_t j = 0; j < n; ++j) {
-                float kv, kg;
-                KlTermF(kind, lp[c0 + j], ref[c0 + j], &kv, &kg);
-                const uint8_t on = mask ? mask[c0 + j] : 1;
-                v[j] = Select(on, kv, 0.0f), c[j] = on ? 1.0f : 0.0f;
-                kl[c0 + j] = v[j];
-                if (grad) grad[c0 + j] = Select(on, kg, 0.0f);
-              }
-              sum += SumF64(v, n), count += SumF64(c, n);
-            }
-            part[2 * k] = sum, part[2 * k + 1] = count;
-          }
-        };
-        if (blocks == 1) {
-          run(0, 1);
-        } else {
-          ParallelFor(blocks, 1, run);
+        switch (kind) {
+          case KlEstimator::kK1: TokenKlCpu<KlEstimator::kK1>(M, lp, ref, mask, kl, grad, stats); break;
+          case KlEstimator::kK2: TokenKlCpu<KlEstimator::kK2>(M, lp, ref, mask, kl, grad, stats); break;
+          case KlEstimator::kK3: TokenKlCpu<KlEstimator::kK3>(M, lp, ref, mask, kl, grad, stats); break;
         }
-        double sum = 0.0, count = 0.0;
-        for (size_t k = 0; k < blocks; ++k) sum += part[2 * k], count += part[2 * k + 1];
-        stats[0] = count > 0.0 ? sum / count : 0.0;
-        stats[1] = count;
       },
       KeepArgs{1, 8});
 }

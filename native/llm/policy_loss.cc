@@ -24,6 +24,7 @@
 // tokenSumNorm 1/C (Dr. GRPO, Liu et al. 2025, arXiv:2503.20783). k is k1, k2 or k3 (llm.h).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -39,7 +40,7 @@
 namespace rlcore {
 namespace {
 
-constexpr size_t kChunk = 1024;
+constexpr size_t kChunk = 512;
 
 // Calls fn(block, b0, b1) over fixed row blocks (on the pool when large enough).
 template <class F>
@@ -123,6 +124,183 @@ enum Part : size_t {
   kPol, kKlW, kHW, kLow, kHigh, kDual, kApprox, kRatio, kKlTok, kHTok, kTis, kZeroAdv, kWidth
 };
 
+struct MainPassArgs {
+  double N = 0, S = 0;
+  const uint32_t* len = nullptr;  // [B] response tokens per row
+  const uint8_t* sel = nullptr;   // [B, T] Clip-Cov / KL-Cov selection
+  float lo = 0, hi = 0, dual = 0, cap = 0, kl_cov = 0;
+};
+
+// Select on a 0/1 word (Select's uint8 flags would make GCC process 64 tokens per iteration and
+// spill; 32-bit flags keep every operand one float vector wide).
+inline float Select32(uint32_t on, float if_set, float if_clear) {
+  uint32_t a, b;
+  std::memcpy(&a, &if_set, sizeof a);
+  std::memcpy(&b, &if_clear, sizeof b);
+  const uint32_t bits = (a & (0u - on)) | (b & (on - 1u));
+  float out;
+  std::memcpy(&out, &bits, sizeof out);
+  return out;
+}
+
+// Per-token terms of one chunk for objective K, in one loop that vectorises: l = ℓ·w_tis masked;
+// the gradient GO = wf · ∂ℓ/∂log π · w_tis masked (GSPO: g = ∂ℓ/∂s_b · w_tis, GO = 0); ak the
+// approxKl term (r − 1) − log r, rm the ratio (masked); counts of low / high / dual clips and of
+// tokens with A ≠ 0 (integers: exact, in any order). W (TIS weights) is read only when kTis.
+template <PolicyLossKind K, bool kTis>
+void TokenTerms(size_t n, const float* LP, const float* OL, const float* A, const uint32_t* M, const uint32_t* SL,
+                const float* W, const MainPassArgs& c, float s_b, float wf, float* l, float* g, float* GO, float* ak,
+                float* rm, uint64_t* counts) {
+  const float lo = c.lo, hi = c.hi, dual = c.dual, kl_cov = c.kl_cov;
+  uint32_t low = 0, high = 0, dc_n = 0, nz = 0;
+  for (size_t j = 0; j < n; ++j) {
+    const uint32_t on = M[j];
+    const float lr = LP[j] - OL[j], a = A[j];
+    float k3;
+    const float r = ExpK3F(lr, &k3);
+    float lv, gv, rr = r;
+    uint32_t fl, fh, fd = 0;
+    if (K == PolicyLossKind::kCispo) {
+      const float rl = r < lo ? lo : r;
+      const float wgt = rl > hi ? hi : rl;
+      lv = -wgt * a * LP[j], gv = -wgt * a;
+      fl = r < lo, fh = r > hi;
+    } else if (K == PolicyLossKind::kKlCov) {
+      const float sg = (lr > 0.0f ? 1.0f : 0.0f) - (lr < 0.0f ? 1.0f : 0.0f);
+      const float pen = Select32(SL[j], kl_cov, 0.0f);
+      lv = -a * r + pen * __builtin_fabsf(lr), gv = -a * r + pen * sg;
+      fl = 0, fh = 0;
+    } else {  // ppo, clipCov, gspo
+      rr = K == PolicyLossKind::kGspo ? s_b : r;
+      const float rl = rr < lo ? lo : rr;
+      const float rc = rl > hi ? hi : rl;
+      const float l1 = -a * rr, l2 = -a * rc;
+      const bool clipped = l2 > l1;
+      lv = clipped ? l2 : l1, gv = clipped ? 0.0f : (K == PolicyLossKind::kGspo ? -a : l1);
+      fl = clipped & (rr < lo), fh = clipped & (rr > hi);  // & not &&: no branches
+      const float l3 = -a * dual;
+      const bool dc = (dual > 0.0f) & (a < 0.0f) & (lv > l3);
+      lv = dc ? l3 : lv, gv = dc ? 0.0f : gv;
+      fd = dc;
+      if (K == PolicyLossKind::kClipCov) lv = Select32(SL[j], 0.0f, lv), gv = Select32(SL[j], 0.0f, gv);
+    }
+    if (kTis) lv *= W[j], gv *= W[j];
+    l[j] = Select32(on, lv, 0.0f);
+    if (K == PolicyLossKind::kGspo) {
+      g[j] = Select32(on, gv, 0.0f), GO[j] = 0.0f;
+    } else {
+      GO[j] = wf * Select32(on, gv, 0.0f);
+    }
+    ak[j] = Select32(on, k3, 0.0f), rm[j] = Select32(on, rr, 0.0f);
+    low += on & fl, high += on & fh, dc_n += on & fd, nz += on & (a != 0.0f);
+  }
+  counts[0] += low, counts[1] += high, counts[2] += dc_n, counts[3] += nz;
+}
+
+// The main pass over rows [b0, b1) (one fixed block): every per-token term in L1-sized chunks,
+// float64 sums per chunk, then per block.
+template <PolicyLossKind K>
+void MainPassBlock(const PolicyLossProblem& p, const MainPassArgs& c, size_t b0, size_t b1, double* acc) {
+  constexpr bool kGspoK = K == PolicyLossKind::kGspo;
+  const size_t T = p.T;
+  float l[kChunk], g[kChunk], ak[kChunk], rm[kChunk], wt[kChunk], kv[kChunk], kg[kChunk], ab[kChunk];
+  uint8_t ones8[kChunk];
+  uint32_t mk[kChunk], sk[kChunk];
+  std::fill(ones8, ones8 + kChunk, uint8_t{1});
+  uint64_t counts[4] = {0, 0, 0, 0};
+  for (size_t b = b0; b < b1; ++b) {
+    const size_t n_b = c.len[b];
+    double w = 0.0;
+    switch (p.agg) {
+      case LossAgg::kTokenMean: w = 1.0 / c.N; break;
+      case LossAgg::kSeqMeanTokenMean: w = n_b > 0 ? 1.0 / (c.S * static_cast<double>(n_b)) : 0.0; break;
+      case LossAgg::kSeqMeanTokenSum: w = 1.0 / c.S; break;
+      case LossAgg::kTokenSumNorm: w = 1.0 / p.norm_const; break;
+    }
+    const float wf = static_cast<float>(w), klw = static_cast<float>(p.kl_coef * w);
+    const float hw = static_cast<float>(-p.ent_coef * w);
+    if (p.seq_advantages) std::fill(ab, ab + std::min(kChunk, T), p.advantages[b]);
+    // GSPO: the sequence ratio s_b from the mean token log-ratio (capped at 10, as in verl).
+    double seq_lr = 0.0;
+    bool seq_lr_capped = false;
+    if (kGspoK && n_b > 0) {
+      for (size_t c0 = 0; c0 < T; c0 += kChunk) {
+        const size_t n = std::min(kChunk, T - c0), base = b * T + c0;
+        const float *LP = p.log_prob + base, *OL = p.old_log_prob + base;
+        const uint8_t* M = p.mask ? p.mask + base : ones8;
+        for (size_t j = 0; j < n; ++j) l[j] = Select(M[j], LP[j] - OL[j], 0.0f);
+        seq_lr += SumF64(l, n);
+      }
+      seq_lr /= static_cast<double>(n_b);
+      seq_lr_capped = seq_lr > 10.0;
+      seq_lr = seq_lr_capped ? 10.0 : seq_lr;
+    }
+    const float s_b = static_cast<float>(std::exp(seq_lr));
+    double gspo_g = 0.0, row_pol = 0.0;
+    const uint64_t nz_before = counts[3];
+    for (size_t c0 = 0; c0 < T; c0 += kChunk) {
+      const size_t n = std::min(kChunk, T - c0), base = b * T + c0;
+      const float *LP = p.log_prob + base, *OL = p.old_log_prob + base;
+      const float* A = p.seq_advantages ? ab : p.advantages + base;
+      const uint8_t* M = p.mask ? p.mask + base : ones8;
+      for (size_t j = 0; j < n; ++j) mk[j] = M[j] != 0;
+      if (c.sel) {
+        const uint8_t* SL = c.sel + base;
+        for (size_t j = 0; j < n; ++j) sk[j] = SL[j] != 0;
+      }
+      float* GO = p.grad_log_prob + base;
+      if (p.rollout_log_prob) {
+        const float* RL = p.rollout_log_prob + base;
+        for (size_t j = 0; j < n; ++j) wt[j] = ExpF(OL[j] - RL[j]);
+        for (size_t j = 0; j < n; ++j) wt[j] = wt[j] < c.cap ? wt[j] : c.cap, kv[j] = Select(M[j], wt[j], 0.0f);
+        acc[kTis] += SumF64(kv, n);
+        TokenTerms<K, true>(n, LP, OL, A, mk, sk, wt, c, s_b, wf, l, g, GO, ak, rm, counts);
+      } else {
+        TokenTerms<K, false>(n, LP, OL, A, mk, sk, nullptr, c, s_b, wf, l, g, GO, ak, rm, counts);
+      }
+      if (p.ref_log_prob) {
+        const float* RF = p.ref_log_prob + base;
+        switch (p.kl_kind) {
+          case KlEstimator::kK1: KlTermsF<KlEstimator::kK1>(LP, RF, n, kv, kg); break;
+          case KlEstimator::kK2: KlTermsF<KlEstimator::kK2>(LP, RF, n, kv, kg); break;
+          case KlEstimator::kK3: KlTermsF<KlEstimator::kK3>(LP, RF, n, kv, kg); break;
+        }
+        for (size_t j = 0; j < n; ++j) kv[j] = Select(M[j], kv[j], 0.0f), GO[j] += klw * Select(M[j], kg[j], 0.0f);
+        const double ks = SumF64(kv, n);
+        acc[kKlW] += w * ks, acc[kKlTok] += ks;
+      }
+      if (p.entropy) {
+        const float* H = p.entropy + base;
+        for (size_t j = 0; j < n; ++j) kv[j] = Select(M[j], H[j], 0.0f);
+        const double hs = SumF64(kv, n);
+        acc[kHW] += w * hs, acc[kHTok] += hs;
+      }
+      row_pol += SumF64(l, n);
+      if (kGspoK) gspo_g += SumF64(g, n);
+      acc[kApprox] += SumF64(ak, n), acc[kRatio] += SumF64(rm, n);
+      if (p.grad_entropy) {
+        float* GE = p.grad_entropy + base;
+        for (size_t j = 0; j < n; ++j) GE[j] = Select(M[j], hw, 0.0f);
+      }
+    }
+    acc[kPol] += w * row_pol;
+    if (kGspoK && n_b > 0 && !seq_lr_capped) {
+      // ∂s_b/∂log π_θ(b, t) = s_b / n_b for every response token of the sequence.
+      const float add = static_cast<float>(w * gspo_g * s_b / static_cast<double>(n_b));
+      float* GO = p.grad_log_prob + b * T;
+      const uint8_t* M = p.mask ? p.mask + b * T : nullptr;
+      if (M) {
+        for (size_t t = 0; t < T; ++t) GO[t] += Select(M[t], add, 0.0f);
+      } else {
+        for (size_t t = 0; t < T; ++t) GO[t] += add;
+      }
+    }
+    acc[kZeroAdv] += (n_b > 0 && counts[3] == nz_before) ? 1 : 0;
+  }
+  acc[kLow] = static_cast<double>(counts[0]), acc[kHigh] = static_cast<double>(counts[1]);
+  acc[kDual] = static_cast<double>(counts[2]);
+}
+
 }  // namespace
 
 void PolicyLossCpu(const PolicyLossProblem& p) {
@@ -158,163 +336,21 @@ void PolicyLossCpu(const PolicyLossProblem& p) {
   std::vector<uint8_t> sel;
   const size_t n_sel = cov_kind ? CovSelect(p, N, tot1[2] / N, tot1[3] / N, sel) : 0;
 
-  const float lo = static_cast<float>(1.0 - p.clip_low), hi = static_cast<float>(1.0 + p.clip_high);
-  const float dual = static_cast<float>(p.dual_clip), cap = static_cast<float>(p.tis_cap);
-  const float kl_cov = static_cast<float>(p.kl_cov_coef);
-  const bool gspo = p.kind == PolicyLossKind::kGspo;
+  MainPassArgs m;
+  m.N = N, m.S = S, m.len = len.data(), m.sel = cov_kind ? sel.data() : nullptr;
+  m.lo = static_cast<float>(1.0 - p.clip_low), m.hi = static_cast<float>(1.0 + p.clip_high);
+  m.dual = static_cast<float>(p.dual_clip), m.cap = static_cast<float>(p.tis_cap);
+  m.kl_cov = static_cast<float>(p.kl_cov_coef);
   std::vector<double> part(nb * kWidth, 0.0);
   ForLlmBlocks(B, T, [&](size_t k, size_t b0, size_t b1) {
-    double acc[kWidth] = {};
-    // Per-token terms in vectorisable float passes over L1-sized chunks; float64 sums.
-    float lr[kChunk], r[kChunk], a[kChunk], wt[kChunk], l[kChunk], g[kChunk], f1[kChunk], f2[kChunk], f3[kChunk];
-    float kv[kChunk], kg[kChunk], ratio_e[kChunk];
-    uint8_t mk[kChunk], sl[kChunk];
-    for (size_t b = b0; b < b1; ++b) {
-      const size_t n_b = len[b];
-      double w = 0.0;
-      switch (p.agg) {
-        case LossAgg::kTokenMean: w = 1.0 / N; break;
-        case LossAgg::kSeqMeanTokenMean: w = n_b > 0 ? 1.0 / (S * static_cast<double>(n_b)) : 0.0; break;
-        case LossAgg::kSeqMeanTokenSum: w = 1.0 / S; break;
-        case LossAgg::kTokenSumNorm: w = 1.0 / p.norm_const; break;
-      }
-      const float wf = static_cast<float>(w), klw = static_cast<float>(p.kl_coef * w), hw = static_cast<float>(-p.ent_coef * w);
-      // GSPO: the sequence ratio s_b from the mean token log-ratio (capped at 10, as in verl).
-      double seq_lr = 0.0;
-      bool seq_lr_capped = false;
-      if (gspo && n_b > 0) {
-        for (size_t t = 0; t < T; ++t) {
-          const size_t i = b * T + t;
-          if (!p.mask || p.mask[i]) seq_lr += static_cast<double>(p.log_prob[i]) - p.old_log_prob[i];
-        }
-        seq_lr /= static_cast<double>(n_b);
-        seq_lr_capped = seq_lr > 10.0;
-        seq_lr = seq_lr_capped ? 10.0 : seq_lr;
-      }
-      const float s_b = static_cast<float>(std::exp(seq_lr));
-      double gspo_g = 0.0, row_pol = 0.0, row_abs_adv = 0.0;
-      for (size_t c0 = 0; c0 < T; c0 += kChunk) {
-        const size_t n = std::min(kChunk, T - c0), base = b * T + c0;
-        const float* LP = p.log_prob + base;
-        const float* OL = p.old_log_prob + base;
-        if (p.mask) {
-          std::copy(p.mask + base, p.mask + base + n, mk);
-        } else {
-          std::fill(mk, mk + n, uint8_t{1});
-        }
-        if (cov_kind) {
-          std::copy(sel.begin() + static_cast<std::ptrdiff_t>(base), sel.begin() + static_cast<std::ptrdiff_t>(base + n), sl);
-        }
-        if (p.seq_advantages) {
-          std::fill(a, a + n, p.advantages[b]);
-        } else {
-          std::copy(p.advantages + base, p.advantages + base + n, a);
-        }
-        // exp in their own passes: GCC vectorises ExpF alone, not fused with the selects below.
-        for (size_t j = 0; j < n; ++j) lr[j] = LP[j] - OL[j];
-        for (size_t j = 0; j < n; ++j) r[j] = ExpF(lr[j]);
-        std::copy(r, r + n, ratio_e);
-        if (p.rollout_log_prob) {
-          const float* RL = p.rollout_log_prob + base;
-          for (size_t j = 0; j < n; ++j) wt[j] = OL[j] - RL[j];
-          for (size_t j = 0; j < n; ++j) wt[j] = ExpF(wt[j]);
-          for (size_t j = 0; j < n; ++j) wt[j] = wt[j] < cap ? wt[j] : cap;
-        } else {
-          std::fill(wt, wt + n, 1.0f);
-        }
-        // ℓ and g (∂ℓ/∂logp, or ∂ℓ/∂s_b for GSPO) per token; f1, f2, f3: low / high / dual flags.
-        switch (p.kind) {
-          case PolicyLossKind::kCispo:
-            for (size_t j = 0; j < n; ++j) {
-              const float rl = r[j] < lo ? lo : r[j];
-              const float wgt = rl > hi ? hi : rl;
-              l[j] = -wgt * a[j] * LP[j], g[j] = -wgt * a[j];
-              f1[j] = r[j] < lo ? 1.0f : 0.0f, f2[j] = r[j] > hi ? 1.0f : 0.0f, f3[j] = 0.0f;
-            }
-            break;
-          case PolicyLossKind::kKlCov:
-            for (size_t j = 0; j < n; ++j) {
-              const float sg = (lr[j] > 0.0f ? 1.0f : 0.0f) - (lr[j] < 0.0f ? 1.0f : 0.0f);
-              const float on = Select(sl[j], kl_cov, 0.0f);
-              l[j] = -a[j] * r[j] + on * __builtin_fabsf(lr[j]), g[j] = -a[j] * r[j] + on * sg;
-              f1[j] = 0.0f, f2[j] = 0.0f, f3[j] = 0.0f;
-            }
-            break;
-          default:  // ppo, clipCov, gspo
-            for (size_t j = 0; j < n; ++j) {
-              const float rr = gspo ? s_b : r[j];
-              const float rl = rr < lo ? lo : rr;
-              const float rc = rl > hi ? hi : rl;
-              const float l1 = -a[j] * rr, l2 = -a[j] * rc;
-              const bool clipped = l2 > l1;
-              float lv = clipped ? l2 : l1, gv = clipped ? 0.0f : (gspo ? -a[j] : l1);
-              f1[j] = (clipped && rr < lo) ? 1.0f : 0.0f, f2[j] = (clipped && rr > hi) ? 1.0f : 0.0f;
-              const float l3 = -a[j] * dual;
-              const bool dc = dual > 0.0f && a[j] < 0.0f && lv > l3;
-              lv = dc ? l3 : lv, gv = dc ? 0.0f : gv;
-              f3[j] = dc ? 1.0f : 0.0f;
-              l[j] = lv, g[j] = gv;
-            }
-            if (p.kind == PolicyLossKind::kClipCov) {
-              for (size_t j = 0; j < n; ++j) l[j] = sl[j] ? 0.0f : l[j], g[j] = sl[j] ? 0.0f : g[j];
-            }
-        }
-        if (p.ref_log_prob) {
-          const float* RF = p.ref_log_prob + base;
-          for (size_t j = 0; j < n; ++j) KlTermF(p.kl_kind, LP[j], RF[j], &kv[j], &kg[j]);
-        } else {
-          std::fill(kv, kv + n, 0.0f), std::fill(kg, kg + n, 0.0f);
-        }
-        // Masking and the gradient, one simple select loop each (they vectorise that way).
-        float* GO = p.grad_log_prob + base;
-        for (size_t j = 0; j < n; ++j) g[j] = Select(mk[j], g[j] * wt[j], 0.0f);
-        for (size_t j = 0; j < n; ++j) kg[j] = Select(mk[j], kg[j], 0.0f);
-        if (gspo) {  // the ratio term is added per sequence below
-          for (size_t j = 0; j < n; ++j) GO[j] = klw * kg[j];
-        } else {
-          for (size_t j = 0; j < n; ++j) GO[j] = wf * g[j] + klw * kg[j];
-        }
-        if (gspo) std::fill(r, r + n, s_b);
-        for (size_t j = 0; j < n; ++j) {
-          const uint8_t on = mk[j];
-          l[j] = Select(on, l[j] * wt[j], 0.0f);
-          f1[j] = Select(on, f1[j], 0.0f), f2[j] = Select(on, f2[j], 0.0f), f3[j] = Select(on, f3[j], 0.0f);
-          kv[j] = Select(on, kv[j], 0.0f), wt[j] = Select(on, wt[j], 0.0f);
-          r[j] = Select(on, r[j], 0.0f), a[j] = Select(on, __builtin_fabsf(a[j]), 0.0f);
-        }
-        // approxKl per token: (r − 1) − log r from the ratio already computed (series near r = 1).
-        for (size_t j = 0; j < n; ++j) lr[j] = Select(mk[j], K3FromExp(lr[j], ratio_e[j]), 0.0f);
-        if (p.grad_entropy) {
-          float* GE = p.grad_entropy + base;
-          for (size_t j = 0; j < n; ++j) GE[j] = Select(mk[j], hw, 0.0f);
-        }
-        row_pol += SumF64(l, n);
-        if (gspo) gspo_g += SumF64(g, n);
-        acc[kLow] += SumF64(f1, n), acc[kHigh] += SumF64(f2, n), acc[kDual] += SumF64(f3, n);
-        acc[kApprox] += SumF64(lr, n), acc[kRatio] += SumF64(r, n), acc[kTis] += SumF64(wt, n);
-        row_abs_adv += SumF64(a, n);
-        if (p.ref_log_prob) {
-          const double ks = SumF64(kv, n);
-          acc[kKlW] += w * ks, acc[kKlTok] += ks;
-        }
-        if (p.entropy) {
-          const float* H = p.entropy + base;
-          for (size_t j = 0; j < n; ++j) kv[j] = Select(mk[j], H[j], 0.0f);
-          const double hs = SumF64(kv, n);
-          acc[kHW] += w * hs, acc[kHTok] += hs;
-        }
-      }
-      acc[kPol] += w * row_pol;
-      if (gspo && n_b > 0 && !seq_lr_capped) {
-        // ∂s_b/∂log π_θ(b, t) = s_b / n_b for every response token of the sequence.
-        const float add = static_cast<float>(w * gspo_g * s_b / static_cast<double>(n_b));
-        float* GO = p.grad_log_prob + b * T;
-        const uint8_t* M = p.mask ? p.mask + b * T : nullptr;
-        for (size_t t = 0; t < T; ++t) GO[t] += (!M || M[t]) ? add : 0.0f;
-      }
-      acc[kZeroAdv] += (n_b > 0 && row_abs_adv == 0.0) ? 1 : 0;
+    double* acc = &part[k * kWidth];
+    switch (p.kind) {
+      case PolicyLossKind::kPpo: MainPassBlock<PolicyLossKind::kPpo>(p, m, b0, b1, acc); break;
+      case PolicyLossKind::kCispo: MainPassBlock<PolicyLossKind::kCispo>(p, m, b0, b1, acc); break;
+      case PolicyLossKind::kGspo: MainPassBlock<PolicyLossKind::kGspo>(p, m, b0, b1, acc); break;
+      case PolicyLossKind::kClipCov: MainPassBlock<PolicyLossKind::kClipCov>(p, m, b0, b1, acc); break;
+      case PolicyLossKind::kKlCov: MainPassBlock<PolicyLossKind::kKlCov>(p, m, b0, b1, acc); break;
     }
-    std::copy(acc, acc + kWidth, &part[k * kWidth]);
   });
   double t[kWidth];
   Sum(part, kWidth, t);

@@ -7,6 +7,7 @@
 
 #include "../core/rng.h"
 #include "../core/thread_pool.h"
+#include "fast_pow.h"
 
 namespace rlcore::replay {
 namespace {
@@ -20,6 +21,30 @@ inline void CopyField(uint8_t* dst, const uint8_t* src, size_t n) {
     case 12: std::memcpy(dst, src, 12); return;
     case 16: std::memcpy(dst, src, 16); return;
     default: std::memcpy(dst, src, n);
+  }
+}
+
+// Copies one field of `n` consecutive rows into `n` consecutive records (`stride` bytes apart),
+// with the size fixed per loop.
+inline void CopyColumn(uint8_t* dst, size_t stride, const uint8_t* src, size_t rb, size_t n) {
+  switch (rb) {
+    case 1:
+      for (size_t k = 0; k < n; ++k) dst[k * stride] = src[k];
+      return;
+    case 4:
+      for (size_t k = 0; k < n; ++k) std::memcpy(dst + k * stride, src + k * 4, 4);
+      return;
+    case 8:
+      for (size_t k = 0; k < n; ++k) std::memcpy(dst + k * stride, src + k * 8, 8);
+      return;
+    case 12:
+      for (size_t k = 0; k < n; ++k) std::memcpy(dst + k * stride, src + k * 12, 12);
+      return;
+    case 16:
+      for (size_t k = 0; k < n; ++k) std::memcpy(dst + k * stride, src + k * 16, 16);
+      return;
+    default:
+      for (size_t k = 0; k < n; ++k) std::memcpy(dst + k * stride, src + k * rb, rb);
   }
 }
 
@@ -43,16 +68,15 @@ ReplayBuffer::ReplayBuffer(size_t capacity, std::vector<Field> fields, size_t nu
     f.offset = off;
     off += f.RowBytes();
   }
+  // A record of at most a line is padded to a power of two, so no record straddles two lines
+  // (records start line-aligned): a random gather then misses one line instead of two.
   record_bytes_ = (off + 7) / 8 * 8;
+  if (record_bytes_ <= 64) {
+    size_t pow2 = 8;
+    while (pow2 < record_bytes_) pow2 *= 2;
+    record_bytes_ = pow2;
+  }
 }
-
-int64_t ReplayBuffer::Next(size_t slot) const {
-  int64_t p;
-  std::memcpy(&p, Rec(slot), sizeof(p));
-  return p;
-}
-
-void ReplayBuffer::SetNext(size_t slot, int64_t p) { std::memcpy(Rec(slot), &p, sizeof(p)); }
 
 // Memory is taken once, at the first insert, so that declaring a 10M buffer costs nothing until used.
 void ReplayBuffer::Allocate() {
@@ -69,12 +93,6 @@ void ReplayBuffer::Release() {
   closed_ = true;
 }
 
-double ReplayBuffer::Leaf(double raw) const { return std::pow(raw + eps_, alpha_); }
-
-bool ReplayBuffer::Done(size_t slot) const {
-  const uint8_t* r = Rec(slot);
-  return r[fields_[kTerminated].offset] != 0 || r[fields_[kTruncated].offset] != 0;
-}
 
 void ReplayBuffer::Add(const InsertBatch& batch) {
   for (size_t i = 0; i < batch.rows; ++i) {
@@ -86,28 +104,49 @@ void ReplayBuffer::Add(const InsertBatch& batch) {
     }
   }
   Allocate();
-  if (prioritized_) slots_.resize(batch.rows);
-  const size_t obs_bytes = fields_[kNextObs].RowBytes();
-  for (size_t i = 0; i < batch.rows; ++i) {
+  const size_t first_slot = static_cast<size_t>(total_ % capacity_);
+  // In parts of at most `capacity` rows, so that a part's rows land in distinct slots.
+  for (size_t i0 = 0; i0 < batch.rows; i0 += capacity_) {
+    const size_t i1 = batch.rows - i0 < capacity_ ? batch.rows : i0 + capacity_;
+    AddPart(batch, i0, i1);
+  }
+  if (prioritized_) {
+    // The rows written are the ring's slots from first_slot on (wrapping once at most, or all).
+    const double leaf = Pow(max_priority_, alpha_);  // max_priority_ includes ε
+    const size_t n = batch.rows < capacity_ ? batch.rows : capacity_;
+    const size_t head = n < capacity_ - first_slot ? n : capacity_ - first_slot;
+    tree_.SetRange(first_slot, head, leaf);
+    tree_.SetRange(0, n - head, leaf);
+  }
+  // Drop finished episodes whose first step has been overwritten (oldest-ending first).
+  const int64_t oldest = static_cast<int64_t>(total_) - static_cast<int64_t>(capacity_);
+  while (!episodes_.empty() && episodes_.front().start < oldest) episodes_.pop_front();
+}
+
+// Rows [i0, i1) (at most `capacity`) at absolute positions total_ + (i - i0). Three passes, with
+// the same result as inserting row by row: (1) episode bookkeeping and which earlier step each
+// row links from, read before anything is overwritten; (2) the records, field by field (a tight
+// copy loop per field instead of a per-row dispatch over fields); (3) the links.
+void ReplayBuffer::AddPart(const InsertBatch& batch, size_t i0, size_t i1) {
+  const size_t n = i1 - i0;
+  const int64_t base = static_cast<int64_t>(total_), cap = static_cast<int64_t>(capacity_);
+  const uint8_t* term = batch.fields[kTerminated];
+  const uint8_t* trunc = batch.fields[kTruncated];
+  links_.resize(n);
+  for (size_t i = i0; i < i1; ++i) {
     const size_t e = batch.env_ids ? static_cast<size_t>(batch.env_ids[i]) : i;
-    const int64_t p = static_cast<int64_t>(total_);
-    const size_t slot = static_cast<size_t>(total_ % capacity_);
-    uint8_t* rec = Rec(slot);
-    for (size_t f = 0; f < fields_.size(); ++f) {
-      const size_t rb = fields_[f].RowBytes();
-      CopyField(rec + fields_[f].offset, batch.fields[f] + i * rb, rb);
-    }
-    const bool done = batch.fields[kTerminated][i] != 0 || batch.fields[kTruncated][i] != 0;
-    if (done && batch.final_obs) {
-      std::memcpy(rec + fields_[kNextObs].offset, batch.final_obs + i * obs_bytes, obs_bytes);
-    }
-    SetNext(slot, -1);
-    // Link the env's previous step to this one if it is still stored and did not end its episode.
+    const int64_t p = base + static_cast<int64_t>(i - i0);
+    const bool done = term[i] != 0 || trunc[i] != 0;
+    // Link the env's previous step to this one if it is still stored and did not end its episode
+    // (a previous step of this part is read from the input, an older one from its record).
     const int64_t prev = last_[e];
-    if (prev >= 0 && prev + static_cast<int64_t>(capacity_) > p && !Done(static_cast<size_t>(prev % capacity_)) &&
-        ep_start_[e] >= 0) {
-      SetNext(static_cast<size_t>(prev % capacity_), p);
+    int64_t link = -1;
+    if (prev >= 0 && prev + cap > p && ep_start_[e] >= 0) {
+      const size_t j = i0 + static_cast<size_t>(prev - base);
+      const bool prev_done = prev >= base ? (term[j] != 0 || trunc[j] != 0) : Done(static_cast<size_t>(prev % cap));
+      if (!prev_done) link = prev;
     }
+    links_[i - i0] = link;
     if (ep_start_[e] < 0) {
       ep_start_[e] = p;
       ep_len_[e] = 0;
@@ -122,16 +161,37 @@ void ReplayBuffer::Add(const InsertBatch& batch) {
       episodes_.push_back(Episode{ep_start_[e], ep_len_[e], ep_return_[e]});
       ep_start_[e] = -1;
     }
-    ++total_;
-    if (prioritized_) slots_[i] = static_cast<int32_t>(slot);
   }
-  if (prioritized_) {
-    const double leaf = std::pow(max_priority_, alpha_);  // max_priority_ includes ε
-    tree_.SetMany(slots_.data(), batch.rows, [leaf](size_t) { return leaf; });
+  // The part's slots: [first, first + head) then [0, n - head).
+  const size_t first = static_cast<size_t>(base % cap);
+  const size_t head = n < capacity_ - first ? n : capacity_ - first;
+  const size_t seg_slot[2] = {first, 0}, seg_row[2] = {i0, i0 + head}, seg_len[2] = {head, n - head};
+  for (int s = 0; s < 2; ++s) {
+    if (seg_len[s] == 0) continue;
+    uint8_t* rec0 = Rec(seg_slot[s]);
+    const size_t len = seg_len[s], row = seg_row[s];
+    for (size_t k = 0; k < len; ++k) SetNext(seg_slot[s] + k, -1);
+    for (size_t f = 0; f < fields_.size(); ++f) {
+      const size_t rb = fields_[f].RowBytes();
+      CopyColumn(rec0 + fields_[f].offset, record_bytes_, batch.fields[f] + row * rb, rb, len);
+    }
+    if (batch.final_obs) {
+      const size_t ob = fields_[kNextObs].RowBytes();
+      for (size_t k = 0; k < len; ++k) {
+        const size_t i = row + k;
+        if (term[i] != 0 || trunc[i] != 0) {
+          std::memcpy(rec0 + k * record_bytes_ + fields_[kNextObs].offset, batch.final_obs + i * ob, ob);
+        }
+      }
+    }
   }
-  // Drop finished episodes whose first step has been overwritten (oldest-ending first).
-  const int64_t oldest = static_cast<int64_t>(total_) - static_cast<int64_t>(capacity_);
-  while (!episodes_.empty() && episodes_.front().start < oldest) episodes_.pop_front();
+  // A link into a slot this part reused is dropped: that slot now holds a later step.
+  const int64_t last = base + static_cast<int64_t>(n) - 1;
+  for (size_t k = 0; k < n; ++k) {
+    const int64_t link = links_[k];
+    if (link >= 0 && link + cap > last) SetNext(static_cast<size_t>(link % cap), base + static_cast<int64_t>(k));
+  }
+  total_ += n;
 }
 
 void ReplayBuffer::Sample(size_t batch, bool uniform, double beta, int32_t* rows, float* weights) {
@@ -160,13 +220,18 @@ void ReplayBuffer::Sample(size_t batch, bool uniform, double beta, int32_t* rows
         const Philox4 x = Philox(seed, c0 + k, call);
         mass[k] = UniformDouble(x.v[0], x.v[1]) * total;
       }
-      tree_.FindMany(mass, n, leaf);
+      // Prefetch each sampled row's record as soon as it is found: the caller gathers them next.
+      tree_.FindMany(mass, n, leaf, [&](size_t, size_t i) { __builtin_prefetch(Rec(i < size ? i : size - 1)); });
       for (size_t k = 0; k < n; ++k) {
         const size_t i = leaf[k] < size ? leaf[k] : size - 1;  // rounding at the right edge
         rows[c0 + k] = static_cast<int32_t>(i);
-        // w_i = (N P(i))^-β / max_j (N P(j))^-β = (p_i / p_min)^-β
-        if (weights) weights[c0 + k] = static_cast<float>(std::pow(tree_.Get(i) / min, -beta));
+        mass[k] = tree_.Get(i) / min;  // reuse: p_i / p_min
       }
+      if (!weights) continue;
+      // w_i = (N P(i))^-β / max_j (N P(j))^-β = (p_i / p_min)^-β
+      double w[kChunk];
+      PowMany(mass, -beta, n, w);
+      for (size_t k = 0; k < n; ++k) weights[c0 + k] = static_cast<float>(w[k]);
     }
   });
 }
@@ -249,7 +314,13 @@ void ReplayBuffer::UpdatePriorities(const int32_t* rows, const float* priorities
       throw ReplayError("ERR_RANGE", msg.str());
     }
   }
-  tree_.SetMany(rows, count, [&](size_t b) { return Leaf(priorities[b]); });
+  // Leaves (p + ε)^α, computed together (vectorised) before the tree walk.
+  scratch_.resize(2 * count);
+  double* raw = scratch_.data();
+  double* leaf = raw + count;
+  for (size_t b = 0; b < count; ++b) raw[b] = static_cast<double>(priorities[b]) + eps_;
+  PowMany(raw, alpha_, count, leaf);
+  tree_.SetMany(rows, count, [leaf](size_t b) { return leaf[b]; });
   for (size_t b = 0; b < count; ++b) {
     const double raw = priorities[b];
     if (raw + eps_ > max_priority_) max_priority_ = raw + eps_;

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <stdexcept>
@@ -94,15 +95,23 @@ class ReplayBuffer {
 
  private:
   void CheckRows(const int32_t* rows, size_t count, bool allow_missing, const char* what) const;
-  bool Done(size_t slot) const;
+  // Inline (not in the .cc): these run per row, and an exported member is called through the PLT.
   uint8_t* Rec(size_t slot) { return records_.get() + slot * record_bytes_; }
   const uint8_t* Rec(size_t slot) const { return records_.get() + slot * record_bytes_; }
-  int64_t Next(size_t slot) const;
-  void SetNext(size_t slot, int64_t p);
+  bool Done(size_t slot) const {
+    const uint8_t* r = Rec(slot);
+    return r[fields_[kTerminated].offset] != 0 || r[fields_[kTruncated].offset] != 0;
+  }
+  int64_t Next(size_t slot) const {
+    int64_t p;
+    std::memcpy(&p, Rec(slot), sizeof(p));
+    return p;
+  }
+  void SetNext(size_t slot, int64_t p) { std::memcpy(Rec(slot), &p, sizeof(p)); }
   // Fills one window from `start`; returns the number of valid steps.
   size_t Window(size_t start, size_t length, int32_t* rows) const;
-  double Leaf(double raw) const;
   void Allocate();
+  void AddPart(const InsertBatch& batch, size_t i0, size_t i1);
 
   size_t capacity_;
   std::vector<Field> fields_;
@@ -121,7 +130,8 @@ class ReplayBuffer {
   std::vector<double> ep_return_;
   std::deque<Episode> episodes_;
   PriorityTree tree_;
-  std::vector<int32_t> slots_;  // scratch: the rows of one insert, for the batched tree update
+  std::vector<int64_t> links_;   // Add: the earlier step each row links from (-1: none)
+  std::vector<double> scratch_;  // UpdatePriorities: raw priorities + ε, then leaves
   bool allocated_ = false;
   bool closed_ = false;
 };

@@ -175,11 +175,13 @@ ReplayBuffer* ReplayBuffer::Deserialize(const uint8_t* bytes, size_t n) {
         buf->SetNext(i, p);
       }
       if (prioritized) {
+        double* leaves = buf->tree_.Leaves();
         for (size_t i = 0; i < size; ++i) {
           const double p = r.Get<double>();
           if (!(p > 0) || !std::isfinite(p)) Reader::Fail("bad priority");
-          buf->tree_.Set(i, p);
+          leaves[i] = p;
         }
+        buf->tree_.Rebuild(size);
       }
     }
     char end[8];

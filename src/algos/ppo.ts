@@ -14,10 +14,11 @@ import type { VectorEnv } from '../envs/env.js';
 import { Box, Discrete } from '../envs/spaces.js';
 import { Mlp, type Sequential } from '../nn/mlp.js';
 import { Adam } from '../nn/optim.js';
+import { PpoUpdate, type PpoRollout, type PpoUpdateStats } from '../nn/ppo_update.js';
 import type { Tensor } from '../nn/safetensors.js';
 import { categoricalBackward, categoricalLogProb, categoricalSample } from '../dist/categorical.js';
 import { gaussianBackward, gaussianLogProb, gaussianSample } from '../dist/gaussian.js';
-import { ppoLoss, type PpoLossResult } from '../losses/ppo.js';
+import { ppoLoss } from '../losses/ppo.js';
 import { valueLoss } from '../losses/value.js';
 import { gae } from '../kernels/gae.js';
 import { whiten } from '../kernels/normalize.js';
@@ -212,6 +213,10 @@ export class PpoRun implements AlgorithmRun {
   private readonly shuffleKey: number;
   private sampleCounter = 0;
   private readonly opts: Array<[string, Adam]>;
+  // Separate networks: each minibatch is one fused native update (actor and critic in parallel).
+  // A shared network goes through the kernels one by one ({@link minibatchStep}).
+  private fused: PpoUpdate | null;
+  private readonly batch: PpoRollout;
   private readonly logStdGrad: Float32Array;
   private readonly retRms: RunningMeanStd | null;
   private readonly discountedReturn: Float64Array;
@@ -354,6 +359,14 @@ export class PpoRun implements AlgorithmRun {
     this.mbGradOut = c.sharedNetwork ? new Float32Array(M * (A + 1)) : this.mbGradHead;
     this.mbV = c.sharedNetwork ? new Float32Array(M) : new Float32Array(M);
     this.mbGradV = new Float32Array(M);
+    this.batch = { obs: this.obs, actions: this.actions, logProbs: this.logProbs, values: this.values, returns: this.returns, advantages: this.advantages };
+    const opt = (name: string) => this.opts.find(([n]) => n === name)![1];
+    this.fused = c.sharedNetwork ? null : new PpoUpdate({
+      actor: this.actor, critic: this.critic, actorOptimizer: opt('actor'), criticOptimizer: opt('critic'),
+      logStd: this.discrete ? undefined : { params: this.logStd, grads: this.logStdGrad, optimizer: opt('logStd') },
+      minibatchSize: M, clipCoef: c.clipCoef, entCoef: c.entCoef, vfCoef: c.vfCoef, maxGradNorm: c.maxGradNorm,
+      clipVloss: c.clipVloss, normAdv: c.normAdv,
+    });
 
     this.resetEnv();
   }
@@ -403,35 +416,15 @@ export class PpoRun implements AlgorithmRun {
   }
 
   private rollout(): void {
-    const c = this.config, env = this.env, N = this.N, A = this.A, w = this.outSize;
-    const shared = c.sharedNetwork;
+    const c = this.config, env = this.env, N = this.N;
     for (let t = 0; t < this.T; t++) {
       const row = this.rows[t];
       row.obs.set(this.curObs);
-      this.actor.forward(row.obs, this.stepOut);
-      let head = this.stepOut;
-      if (shared) {
-        // Split [N, A + 1] into the policy head (compacted in place) and the values.
-        for (let i = 0; i < N; i++) {
-          row.val[i] = this.stepOut[i * w + A];
-          for (let j = 0; j < A; j++) this.stepOut[i * A + j] = this.stepOut[i * w + j];
-        }
-        head = this.stepOut.subarray(0, N * A);
+      if (this.fused) {
+        // Separate networks: forward passes, sampling and the environment's (clipped) actions in one call.
+        this.fused.act(row.obs, this.nextSampleSeed(), { actions: row.act, logProb: row.logp, entropy: this.stepEnt, values: row.val }, env.actions, this.actLow, this.actHigh);
       } else {
-        this.critic.forward(row.obs, row.val);
-      }
-      if (this.discrete) {
-        categoricalSample({ shape: [N, A], logits: head, seed: this.nextSampleSeed(), out: { actions: row.act as Int32Array, logProb: row.logp, entropy: this.stepEnt } });
-        (env.actions as Int32Array).set(row.act as Int32Array);
-      } else {
-        gaussianSample({ shape: [N, A], mean: head, logStd: this.logStd, seed: this.nextSampleSeed(), out: { actions: row.act as Float32Array, logProb: row.logp, entropy: this.stepEnt } });
-        // The environment gets the action clipped to its bounds (CleanRL's ClipAction); the
-        // rollout keeps the sample, whose log-probability the update uses.
-        const a = row.act, ea = env.actions, lo = this.actLow, hi = this.actHigh;
-        for (let i = 0; i < N * A; i++) {
-          const j = i % A, v = a[i];
-          ea[i] = v < lo[j] ? lo[j] : v > hi[j] ? hi[j] : v;
-        }
+        this.policyStep(row);
       }
       env.step();
       this.globalStep += N;
@@ -476,9 +469,38 @@ export class PpoRun implements AlgorithmRun {
     }
   }
 
+  // The policy's half of a rollout step through the kernels one by one (what PpoUpdate.act fuses).
+  private policyStep(row: PpoRun['rows'][number]): void {
+    const N = this.N, A = this.A, w = this.outSize, shared = this.config.sharedNetwork, env = this.env;
+    this.actor.forward(row.obs, this.stepOut);
+    let head = this.stepOut;
+    if (shared) {
+      // Split [N, A + 1] into the policy head (compacted in place) and the values.
+      for (let i = 0; i < N; i++) {
+        row.val[i] = this.stepOut[i * w + A];
+        for (let j = 0; j < A; j++) this.stepOut[i * A + j] = this.stepOut[i * w + j];
+      }
+      head = this.stepOut.subarray(0, N * A);
+    } else {
+      this.critic.forward(row.obs, row.val);
+    }
+    if (this.discrete) {
+      categoricalSample({ shape: [N, A], logits: head, seed: this.nextSampleSeed(), out: { actions: row.act as Int32Array, logProb: row.logp, entropy: this.stepEnt } });
+      (env.actions as Int32Array).set(row.act as Int32Array);
+    } else {
+      gaussianSample({ shape: [N, A], mean: head, logStd: this.logStd, seed: this.nextSampleSeed(), out: { actions: row.act as Float32Array, logProb: row.logp, entropy: this.stepEnt } });
+      // The environment gets the action clipped to its bounds (CleanRL's ClipAction); the
+      // rollout keeps the sample, whose log-probability the update uses.
+      const a = row.act, ea = env.actions, lo = this.actLow, hi = this.actHigh;
+      for (let i = 0; i < N * A; i++) {
+        const j = i % A, v = a[i];
+        ea[i] = v < lo[j] ? lo[j] : v > hi[j] ? hi[j] : v;
+      }
+    }
+  }
+
   private update(): Metrics {
-    const c = this.config, N = this.N, T = this.T, A = this.A, D = this.D, B = N * T;
-    const M = B / c.numMinibatches, aw = this.discrete ? 1 : A, w = this.outSize, shared = c.sharedNetwork;
+    const c = this.config, N = this.N, T = this.T, B = N * T;
     const lastValues = this.stepEnt; // [N] scratch, free between rollouts
     this.valueOf(this.curObs, lastValues);
     gae({
@@ -487,65 +509,16 @@ export class PpoRun implements AlgorithmRun {
       out: { advantages: this.advantages, returns: this.returns },
     });
     const lr = this.learningRate;
-    let pg: PpoLossResult = { loss: 0, policyLoss: 0, entropy: 0, approxKl: 0, oldApproxKl: 0, clipFraction: 0, gradLogProb: this.mbGradLogp, gradEntropy: 0 };
-    let vLoss = 0, clipFracSum = 0, updates = 0;
+    let last: PpoUpdateStats | null = null;
+    let clipFracSum = 0, updates = 0;
     for (let epoch = 0; epoch < c.updateEpochs; epoch++) {
       permutation({ n: B, seed: this.shuffleKey, stream: this.iteration * c.updateEpochs + epoch, out: this.perm });
       for (const idx of this.mbIndex) {
-        gatherRows({ shape: [B, D], x: this.obs, indices: idx, out: this.mbObs });
-        gatherRows({ shape: [B, aw], x: this.actions, indices: idx, out: this.mbAct });
-        gatherRows({ shape: [B, 1], x: this.logProbs, indices: idx, out: this.mbLogp });
-        gatherRows({ shape: [B, 1], x: this.values, indices: idx, out: this.mbVal });
-        gatherRows({ shape: [B, 1], x: this.returns, indices: idx, out: this.mbRet });
-        if (c.normAdv) whiten({ x: this.advantages, indices: idx, out: this.mbAdv });
-        else gatherRows({ shape: [B, 1], x: this.advantages, indices: idx, out: this.mbAdv });
-        this.actor.zeroGrad();
-        if (!shared) this.critic.zeroGrad();
-
-        // Policy: log π(a|s), the clipped surrogate, and its gradient back through the head.
-        this.actor.forwardTrain(this.mbObs, this.mbOut);
-        if (shared) {
-          for (let i = 0; i < M; i++) {
-            this.mbV[i] = this.mbOut[i * w + A];
-            for (let j = 0; j < A; j++) this.mbHead[i * A + j] = this.mbOut[i * w + j];
-          }
-        }
-        const out = { logProb: this.mbNewLogp, entropy: this.mbEnt };
-        if (this.discrete) categoricalLogProb({ shape: [M, A], logits: this.mbHead, actions: this.mbAct as Int32Array, out });
-        else gaussianLogProb({ shape: [M, A], mean: this.mbHead, logStd: this.logStd, actions: this.mbAct as Float32Array, out });
-        pg = ppoLoss({
-          shape: [M], newLogProb: this.mbNewLogp, oldLogProb: this.mbLogp, advantages: this.mbAdv, entropy: this.mbEnt,
-          clipCoef: c.clipCoef, entCoef: c.entCoef, out: { gradLogProb: this.mbGradLogp },
-        });
-        clipFracSum += pg.clipFraction;
-        const grads = { gradLogProb: this.mbGradLogp, gradEntropy: pg.gradEntropy };
-        if (this.discrete) {
-          categoricalBackward({ shape: [M, A], logits: this.mbHead, actions: this.mbAct as Int32Array, ...grads, out: { gradLogits: this.mbGradHead } });
-        } else {
-          gaussianBackward({ shape: [M, A], mean: this.mbHead, logStd: this.logStd, actions: this.mbAct as Float32Array, ...grads, out: { gradMean: this.mbGradHead, gradStd: this.logStdGrad } });
-        }
-
-        // Value: (clipped) squared error, scaled by vfCoef.
-        if (!shared) this.critic.forwardTrain(this.mbObs, this.mbV);
-        const vl = valueLoss({ shape: [M], values: this.mbV, returns: this.mbRet, oldValues: c.clipVloss ? this.mbVal : undefined, clipCoef: c.clipCoef, out: { grad: this.mbGradV } });
-        vLoss = vl.loss;
-        const g = this.mbGradV, vf = c.vfCoef;
-        for (let i = 0; i < M; i++) g[i] *= vf;
-        if (shared) {
-          for (let i = 0; i < M; i++) {
-            for (let j = 0; j < A; j++) this.mbGradOut[i * w + j] = this.mbGradHead[i * A + j];
-            this.mbGradOut[i * w + A] = g[i];
-          }
-          this.actor.backward(this.mbGradOut);
-        } else {
-          this.actor.backward(this.mbGradHead);
-          this.critic.backward(g);
-        }
-        this.clipGradients(c.maxGradNorm);
-        for (const [, opt] of this.opts) opt.step(lr);
+        last = this.fused ? this.fused.step(this.batch, idx, lr) : this.minibatchStep(idx, lr);
+        clipFracSum += last.clipFraction;
         updates++;
       }
-      if (c.targetKl !== null && pg.approxKl > c.targetKl) break;
+      if (c.targetKl !== null && last!.approxKl > c.targetKl) break;
     }
     this.iteration++;
 
@@ -560,19 +533,76 @@ export class PpoRun implements AlgorithmRun {
     }
     return {
       learning_rate: lr,
-      value_loss: vLoss,
-      policy_loss: pg.policyLoss,
-      entropy: pg.entropy,
-      old_approx_kl: pg.oldApproxKl,
-      approx_kl: pg.approxKl,
+      value_loss: last!.valueLoss,
+      policy_loss: last!.policyLoss,
+      entropy: last!.entropy,
+      old_approx_kl: last!.oldApproxKl,
+      approx_kl: last!.approxKl,
       clipfrac: clipFracSum / updates,
       explained_variance: vr === 0 ? NaN : 1 - vd / vr,
     };
   }
 
+  // One minibatch through the kernels one by one: gathers, forward, log-probabilities, losses,
+  // backward, global clipping and Adam. (What PpoUpdate fuses for separate networks.)
+  private minibatchStep(idx: Int32Array, lr: number): PpoUpdateStats {
+    const c = this.config, A = this.A, D = this.D, B = this.N * this.T;
+    const M = idx.length, aw = this.discrete ? 1 : A, w = this.outSize, shared = c.sharedNetwork;
+    gatherRows({ shape: [B, D], x: this.obs, indices: idx, out: this.mbObs });
+    gatherRows({ shape: [B, aw], x: this.actions, indices: idx, out: this.mbAct });
+    gatherRows({ shape: [B, 1], x: this.logProbs, indices: idx, out: this.mbLogp });
+    gatherRows({ shape: [B, 1], x: this.values, indices: idx, out: this.mbVal });
+    gatherRows({ shape: [B, 1], x: this.returns, indices: idx, out: this.mbRet });
+    if (c.normAdv) whiten({ x: this.advantages, indices: idx, out: this.mbAdv });
+    else gatherRows({ shape: [B, 1], x: this.advantages, indices: idx, out: this.mbAdv });
+    this.actor.zeroGrad();
+    if (!shared) this.critic.zeroGrad();
+
+    // Policy: log π(a|s), the clipped surrogate, and its gradient back through the head.
+    this.actor.forwardTrain(this.mbObs, this.mbOut);
+    if (shared) {
+      for (let i = 0; i < M; i++) {
+        this.mbV[i] = this.mbOut[i * w + A];
+        for (let j = 0; j < A; j++) this.mbHead[i * A + j] = this.mbOut[i * w + j];
+      }
+    }
+    const out = { logProb: this.mbNewLogp, entropy: this.mbEnt };
+    if (this.discrete) categoricalLogProb({ shape: [M, A], logits: this.mbHead, actions: this.mbAct as Int32Array, out });
+    else gaussianLogProb({ shape: [M, A], mean: this.mbHead, logStd: this.logStd, actions: this.mbAct as Float32Array, out });
+    const pg = ppoLoss({
+      shape: [M], newLogProb: this.mbNewLogp, oldLogProb: this.mbLogp, advantages: this.mbAdv, entropy: this.mbEnt,
+      clipCoef: c.clipCoef, entCoef: c.entCoef, out: { gradLogProb: this.mbGradLogp },
+    });
+    const grads = { gradLogProb: this.mbGradLogp, gradEntropy: pg.gradEntropy };
+    if (this.discrete) {
+      categoricalBackward({ shape: [M, A], logits: this.mbHead, actions: this.mbAct as Int32Array, ...grads, out: { gradLogits: this.mbGradHead } });
+    } else {
+      gaussianBackward({ shape: [M, A], mean: this.mbHead, logStd: this.logStd, actions: this.mbAct as Float32Array, ...grads, out: { gradMean: this.mbGradHead, gradStd: this.logStdGrad } });
+    }
+
+    // Value: (clipped) squared error, scaled by vfCoef.
+    if (!shared) this.critic.forwardTrain(this.mbObs, this.mbV);
+    const vl = valueLoss({ shape: [M], values: this.mbV, returns: this.mbRet, oldValues: c.clipVloss ? this.mbVal : undefined, clipCoef: c.clipCoef, out: { grad: this.mbGradV } });
+    const g = this.mbGradV, vf = c.vfCoef;
+    for (let i = 0; i < M; i++) g[i] *= vf;
+    if (shared) {
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < A; j++) this.mbGradOut[i * w + j] = this.mbGradHead[i * A + j];
+        this.mbGradOut[i * w + A] = g[i];
+      }
+      this.actor.backward(this.mbGradOut);
+    } else {
+      this.actor.backward(this.mbGradHead);
+      this.critic.backward(g);
+    }
+    const gradNorm = this.clipGradients(c.maxGradNorm);
+    for (const [, opt] of this.opts) opt.step(lr);
+    return { ...pg, valueLoss: vl.loss, valueClipFraction: vl.clipFraction, gradNorm };
+  }
+
   // Clips the global gradient norm over every trained parameter (actor, critic, log σ) to
   // maxNorm as torch.nn.utils.clip_grad_norm_ does: g ← g · maxNorm / (‖g‖ + 1e-6).
-  private clipGradients(maxNorm: number): void {
+  private clipGradients(maxNorm: number): number {
     const nn = native().nnClipGradNorm, norm = this.norm;
     nn(this.actor.grads, 3.4e38, norm, false, false);
     const na = norm[0];
@@ -584,12 +614,13 @@ export class PpoRun implements AlgorithmRun {
     let ns = 0;
     for (let i = 0; i < this.logStdGrad.length; i++) ns += this.logStdGrad[i] * this.logStdGrad[i];
     const total = Math.sqrt(na * na + nc * nc + ns);
-    if (!(total > maxNorm)) return;
+    if (!(total > maxNorm)) return total;
     const s = maxNorm / (total + 1e-6);
     // nnClipGradNorm scales by max / (‖g‖ + 1e-6): asking for max = s (‖g‖ + 1e-6) scales by s.
     nn(this.actor.grads, s * (na + 1e-6), norm, false, false);
     if (!this.config.sharedNetwork) nn(this.critic.grads, s * (nc + 1e-6), norm, false, false);
     for (let i = 0; i < this.logStdGrad.length; i++) this.logStdGrad[i] *= s;
+    return total;
   }
 
   /** Episodes finished since the previous call. */

@@ -176,6 +176,11 @@ export class Sequential {
     });
   }
 
+  /** @internal The native network, for fused kernels that drive it (src/nn/ppo_update.ts). */
+  get nativeHandle(): unknown {
+    return this.handle;
+  }
+
   /** A view of one parameter tensor by name (see {@link paramInfo}). */
   param(name: string): Float32Array {
     const p = this.info(name);

@@ -119,6 +119,11 @@ export class Adam {
     this.v = new Float32Array(this.t.params.length);
   }
 
+  /** @internal What this optimiser updates, for fused kernels that step it (src/nn/ppo_update.ts). */
+  get target(): Parametrized {
+    return this.t;
+  }
+
   private args(lr: number | undefined): unknown[] {
     const k = this.decoupled ? 'AdamW.step' : 'Adam.step';
     const rate = checkNumber(k, 'lr', lr, 0, 1e6, this.lr);

@@ -106,6 +106,23 @@ describe('ppo runs', () => {
     });
   }
 
+  it('with separate networks, the fused native rollout step and update give what the kernels one by one give, bit for bit', () => {
+    for (const [env, extra] of [
+      ['CartPole-v1', { numEnvs: 4, numSteps: 32 }],
+      ['Acrobot-v1', { numEnvs: 3, numSteps: 20, numMinibatches: 60, normAdv: false, clipVloss: false }],
+      ['Pendulum-v1', { numEnvs: 2, numSteps: 64, numMinibatches: 4, updateEpochs: 2 }],
+    ] as const) {
+      const c: PpoConfig = { ...ppoDefaults(env), seed: 7, totalSteps: 10_000, ...extra };
+      const fused = new PpoRun(c), plain = new PpoRun(c);
+      (plain as unknown as { fused: null }).fused = null; // the unfused path (the one a shared network takes)
+      for (let i = 0; i < 3; i++) expect(fused.iterate(), env).toEqual(plain.iterate());
+      expect(fused.actor.params).toEqual(plain.actor.params);
+      expect(fused.critic.params).toEqual(plain.critic.params);
+      expect(fused.logStd).toEqual(plain.logStd);
+      expect(fused.drainEpisodes()).toEqual(plain.drainEpisodes());
+    }
+  });
+
   it('refuses a checkpoint of another configuration, changing nothing', () => {
     const run = new PpoRun({ ...ppoDefaults('CartPole-v1'), numEnvs: 2, numSteps: 16, totalSteps: 1000 });
     const other = new PpoRun({ ...ppoDefaults('CartPole-v1'), numEnvs: 2, numSteps: 16, totalSteps: 1000, hiddenSizes: [32] });

@@ -4,6 +4,7 @@ import { tokenKl } from '../../src/llm/kl.js';
 import { klRef } from '../reference/llm.js';
 import { expectClose, randomF32, randomFlags, rng } from '../helpers.js';
 import { errorCode, fd } from '../dist/util.js';
+import { native } from '../../src/native.js';
 
 describe('tokenKl', () => {
   it('matches the float64 reference (k1, k2, k3), masked tokens are 0', () => {
@@ -25,6 +26,27 @@ describe('tokenKl', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('spans several 16k-token blocks (ragged tail), masked and not, and is thread-count independent', () => {
+    const rand = rng(11), M = 40_000 + 123;
+    const logProb = randomF32(M, rand, 3).map((v) => v - 3), refLogProb = logProb.map((v) => v + (rand() * 2 - 1) * 2);
+    const mask = randomFlags(M, rand, 0.6);
+    for (const m of [mask, undefined]) {
+      for (const estimator of ['k1', 'k2', 'k3'] as const) {
+        const r = tokenKl({ logProb, refLogProb, mask: m, estimator, grad: true });
+        const want = Array.from(logProb, (lp, i) => (!m || m[i] ? klRef(estimator, lp, refLogProb[i])[0] : 0));
+        const wantG = Array.from(logProb, (lp, i) => (!m || m[i] ? klRef(estimator, lp, refLogProb[i])[1] : 0));
+        expectClose(r.kl, want, 1e-6, 1e-7);
+        expectClose(r.grad!, wantG, 1e-6, 1e-7);
+        const n = m ? m.reduce((a, b) => a + b, 0) : M;
+        expect(Math.abs(r.mean - want.reduce((a, b) => a + b, 0) / n)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(r.mean)));
+        native().setNumThreads(1);
+        const one = tokenKl({ logProb, refLogProb, mask: m, estimator, grad: true });
+        native().setNumThreads(2);
+        expect(one.mean).toBe(r.mean);
+      }
+    }
   });
 
   it('k3 is never negative, k2 ≥ 0, all three vanish at π = π_ref', () => {

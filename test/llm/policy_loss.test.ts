@@ -198,6 +198,39 @@ describe('policyLoss', () => {
     expect(Array.from(other.gradLogProb)).not.toEqual(Array.from(cc.gradLogProb));
   });
 
+  it('multi-chunk rows (T > 512, ragged), with and without a mask: loss, gradient and statistics match float64', () => {
+    for (const [B, T, seed] of [[3, 700, 1], [2, 1100, 2], [5, 513, 3]]) {
+      const b = batch(B, T, seed, 0.6);
+      for (const mask of [b.mask, undefined]) {
+        for (const loss of ['ppo', 'cispo', 'gspo'] as const) {
+          const o = { shape: [B, T] as [number, number], logProb: b.logProb, oldLogProb: b.oldLogProb, advantages: b.advantages, mask, loss, clipHigh: 0.28, dualClip: 3, refLogProb: b.refLogProb, klCoef: 0.05, rolloutLogProb: b.rolloutLogProb };
+          const got = policyLoss(o);
+          const want = policyLossRef({ ...o, B, T });
+          expect(Math.abs(got.loss - want.loss)).toBeLessThanOrEqual(2e-5 * (1 + Math.abs(want.loss)));
+          expectClose(got.gradLogProb, want.gradLogProb, 2e-5, 1e-7);
+          // Token statistics in float64: approxKl = mean((r − 1) − log r), meanRatio, clip fractions.
+          let n = 0, ak = 0, ratio = 0, low = 0, high = 0;
+          for (let i = 0; i < B * T; i++) {
+            if (mask && !mask[i]) continue;
+            const lr = b.logProb[i] - b.oldLogProb[i], r = Math.exp(lr), a = b.advantages[i];
+            n++, (ak += Math.expm1(lr) - lr), (ratio += r);
+            if (loss === 'ppo') {
+              const l1 = -a * r, l2 = -a * Math.min(Math.max(r, 0.8), 1.28);
+              if (l2 > l1 && r < 0.8) low++;
+              if (l2 > l1 && r > 1.28) high++;
+            }
+          }
+          expect(Math.abs(got.approxKl - ak / n)).toBeLessThanOrEqual(1e-6 * (1 + ak / n));
+          if (loss !== 'gspo') expect(Math.abs(got.meanRatio - ratio / n)).toBeLessThanOrEqual(1e-6);
+          if (loss === 'ppo') {
+            expect(got.clipFracLow * n).toBeCloseTo(low, 6);
+            expect(got.clipFracHigh * n).toBeCloseTo(high, 6);
+          }
+        }
+      }
+    }
+  });
+
   it('is deterministic across thread counts and async equals sync at 1M tokens', async () => {
     const B = 1024, T = 1024, b = batch(B, T, 4);
     const o = { shape: [B, T] as [number, number], ...b, loss: 'gspo' as const, aggregation: 'seqMeanTokenMean' as const, refLogProb: b.refLogProb, klCoef: 0.1 };
