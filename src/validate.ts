@@ -26,7 +26,12 @@ export function checkShape(kernel: string, name: string, v: unknown, dims: strin
   if (!Array.isArray(v) || v.length !== dims.length) {
     throw new RlcoreError('ERR_SHAPE', `${kernel}: ${name} must be [${dims.join(', ')}]; received ${describe(v)}`);
   }
-  return v.map((d, k) => checkSize(kernel, `${name}[${k}] (${dims[k]})`, d));
+  for (let k = 0; k < v.length; k++) {
+    const d = v[k];
+    // The element's name is built only when it is wrong (this runs on every kernel call).
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d > 2 ** 40) checkSize(kernel, `${name}[${k}] (${dims[k]})`, d);
+  }
+  return v as number[];
 }
 
 /** "[T, N] = [128, 64]". */

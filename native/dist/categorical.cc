@@ -171,10 +171,8 @@ Napi::Value CategoricalBinding(const Napi::CallbackInfo& info) {
       }
     }
   }
-  std::vector<Napi::Value> keep;
-  for (size_t k = 2; k <= 11; ++k) keep.push_back(info[k]);
   // These element-wise kernels read host arrays; they run on the CPU for either device.
-  return RunKernel(info, async, [p] { CategoricalCpu(p); }, std::move(keep));
+  return RunKernel(info, async, [p] { CategoricalCpu(p); }, KeepArgs{2, 12});
 }
 
 }  // namespace

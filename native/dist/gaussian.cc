@@ -160,9 +160,7 @@ Napi::Value GaussianBinding(const Napi::CallbackInfo& info) {
       }
     }
   }
-  std::vector<Napi::Value> keep;
-  for (size_t k = 2; k <= 13; ++k) keep.push_back(info[k]);
-  return RunKernel(info, async, [p] { GaussianCpu(p); }, std::move(keep));
+  return RunKernel(info, async, [p] { GaussianCpu(p); }, KeepArgs{2, 14});
 }
 
 }  // namespace

@@ -149,9 +149,7 @@ Napi::Value SquashedGaussianBinding(const Napi::CallbackInfo& info) {
                         {"gradLogProb", p.grad_log_prob.values, p.grad_log_prob.length * 4},
                         {"gradActions", p.grad_actions, p.grad_actions ? BA * 4 : 0}};
   CheckRegions(env, kKernel, outs, ins);
-  std::vector<Napi::Value> keep;
-  for (size_t k = 2; k <= 13; ++k) keep.push_back(info[k]);
-  return RunKernel(info, async, [p] { SquashedGaussianCpu(p); }, std::move(keep));
+  return RunKernel(info, async, [p] { SquashedGaussianCpu(p); }, KeepArgs{2, 14});
 }
 
 }  // namespace

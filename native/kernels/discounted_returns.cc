@@ -127,15 +127,13 @@ Napi::Value DiscountedReturnsBinding(const Napi::CallbackInfo& info) {
   for (size_t k = 0; k < 5; ++k) {
     CheckNoOverlap(env, kKernel, "out.returns", p.returns, bytes, input_names[k], inputs[k], input_bytes[k]);
   }
-  std::vector<Napi::Value> keep;
-  for (size_t k = 2; k <= 8; ++k) keep.push_back(info[k]);
   return RunKernel(info, async, [p, use_cuda] {
 #ifdef RLCORE_WITH_CUDA
     if (use_cuda) return cuda::DiscountedReturns(p);
 #endif
     (void)use_cuda;
     DiscountedReturnsCpu(p);
-  }, std::move(keep));
+  }, KeepArgs{2, 9});
 }
 
 }  // namespace

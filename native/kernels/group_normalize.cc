@@ -42,29 +42,49 @@ double Scale(const GroupNormalizeProblem& p, const GroupStats& g, double batch_s
 }
 
 // Contiguous groups of G: each group is reduced and written by one thread, in cache.
+// Float64 sum of x[0, n) in four interleaved accumulators (short groups: no call, no tail pass).
+inline double GroupSum(const float* x, size_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) s0 += x[i], s1 += x[i + 1], s2 += x[i + 2], s3 += x[i + 3];
+  for (; i < n; ++i) s0 += x[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+inline double GroupSquares(const float* x, size_t n, double mean) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const double d0 = x[i] - mean, d1 = x[i + 1] - mean, d2 = x[i + 2] - mean, d3 = x[i + 3] - mean;
+    s0 += d0 * d0, s1 += d1 * d1, s2 += d2 * d2, s3 += d3 * d3;
+  }
+  for (; i < n; ++i) s0 += (x[i] - mean) * (x[i] - mean);
+  return (s0 + s1) + (s2 + s3);
+}
+
+// Groups of G contiguous rewards: two-pass float64 moments per group (mean, then squared
+// deviations), written straight out.
 void Contiguous(const GroupNormalizeProblem& p, double batch_std) {
   const size_t G = p.group_size;
+  const double count = static_cast<double>(G);
   ParallelFor(p.num_groups, std::max<size_t>(1, kGrain / G), [&](size_t g0, size_t g1) {
     for (size_t g = g0; g < g1; ++g) {
       const float* r = p.rewards + g * G;
-      const Moments m = detail::SerialMoments<false>(r, nullptr, G);
+      const double mean = GroupSum(r, G) / count;
+      const double m2 = GroupSquares(r, G, mean);
       float lo = r[0], hi = r[0];
       for (size_t i = 1; i < G; ++i) lo = std::min(lo, r[i]), hi = std::max(hi, r[i]);
-      const GroupStats s{m.count, m.mean, m.m2, lo, hi};
-      const double scale = Scale(p, s, batch_std);
+      const GroupStats st{count, mean, m2, lo, hi};
+      const double scale = Scale(p, st, batch_std);
       float* a = p.advantages + g * G;
-      for (size_t i = 0; i < G; ++i) a[i] = static_cast<float>((static_cast<double>(r[i]) - m.mean) * scale);
+      for (size_t i = 0; i < G; ++i) a[i] = static_cast<float>((static_cast<double>(r[i]) - mean) * scale);
       p.zero_groups[g] = lo == hi ? 1 : 0;
-      if (p.group_mean) p.group_mean[g] = static_cast<float>(m.mean);
-      if (p.group_std) p.group_std[g] = static_cast<float>(MomentsStd(m, p.unbiased));
+      if (p.group_mean) p.group_mean[g] = static_cast<float>(mean);
+      if (p.group_std) p.group_std[g] = static_cast<float>(MomentsStd({count, mean, m2}, p.unbiased));
     }
   });
 }
 
-// Scattered groups: two passes over the rewards (sums and counts, then squared deviations from
-// the group mean and min/max). Parts accumulate into private per-group arrays when those are small
-// next to B, else one thread does it; partials are merged in part order (deterministic).
-// Returns the number of non-empty groups.
 double Scattered(const GroupNormalizeProblem& p, double batch_std) {
   const size_t B = p.B, NG = p.num_groups;
   const size_t parts = (B + kPart - 1) / kPart;
@@ -205,15 +225,13 @@ Napi::Value GroupNormalizeBinding(const Napi::CallbackInfo& info) {
       {"summary", p.summary, 16}};
   for (size_t a = 2; a < 7; ++a)
     for (size_t b = 0; b < a; ++b) CheckNoOverlap(env, kKernel, mem[a].name, mem[a].ptr, mem[a].bytes, mem[b].name, mem[b].ptr, mem[b].bytes);
-  std::vector<Napi::Value> keep;
-  for (size_t k = 0; k <= 11; ++k) keep.push_back(info[k]);
   return RunKernel(info, async, [p, use_cuda] {
 #ifdef RLCORE_WITH_CUDA
     if (use_cuda) return cuda::GroupNormalize(p);
 #endif
     (void)use_cuda;
     GroupNormalizeCpu(p);
-  }, std::move(keep));
+  }, KeepArgs{0, 12});
 }
 
 }  // namespace

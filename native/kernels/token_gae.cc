@@ -298,15 +298,13 @@ Napi::Value TokenGaeBinding(const Napi::CallbackInfo& info) {
     CheckNoOverlap(env, kKernel, "out.returns", p.returns, ret ? bytes : 0, input_names[k], inputs[k], input_bytes[k]);
   }
   CheckNoOverlap(env, kKernel, "out.advantages", p.advantages, bytes, "out.returns", p.returns, ret ? bytes : 0);
-  std::vector<Napi::Value> keep;
-  for (size_t k = 0; k <= 11; ++k) keep.push_back(info[k]);
   return RunKernel(info, async, [p, use_cuda] {
 #ifdef RLCORE_WITH_CUDA
     if (use_cuda) return cuda::TokenGae(p);
 #endif
     (void)use_cuda;
     TokenGaeCpu(p);
-  }, std::move(keep));
+  }, KeepArgs{0, 12});
 }
 
 }  // namespace

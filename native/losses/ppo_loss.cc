@@ -110,9 +110,7 @@ Napi::Value PpoLossBinding(const Napi::CallbackInfo& info) {
                         {"advantages", p.advantages, fb},
                         {"entropy", p.entropy, p.entropy ? fb : 0}};
   CheckRegions(env, kKernel, outs, ins);
-  std::vector<Napi::Value> keep;
-  for (size_t k = 1; k <= 9; ++k) keep.push_back(info[k]);
-  return RunKernel(info, async, [p] { PpoLossCpu(p); }, std::move(keep));
+  return RunKernel(info, async, [p] { PpoLossCpu(p); }, KeepArgs{1, 10});
 }
 
 }  // namespace

@@ -141,9 +141,7 @@ Napi::Value TdLossBinding(const Napi::CallbackInfo& info) {
       }
     }
   }
-  std::vector<Napi::Value> keep;
-  for (size_t k = 2; k <= 15; ++k) keep.push_back(info[k]);
-  return RunKernel(info, async, [p] { TdLossCpu(p); }, std::move(keep));
+  return RunKernel(info, async, [p] { TdLossCpu(p); }, KeepArgs{2, 16});
 }
 
 }  // namespace

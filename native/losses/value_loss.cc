@@ -83,9 +83,7 @@ Napi::Value ValueLossBinding(const Napi::CallbackInfo& info) {
   const Region outs[] = {{"out.grad", p.grad, fb}, {"stats", p.stats, 24}};
   const Region ins[] = {{"values", p.values, fb}, {"returns", p.returns, fb}, {"oldValues", p.old_values, p.old_values ? fb : 0}};
   CheckRegions(env, kKernel, outs, ins);
-  std::vector<Napi::Value> keep;
-  for (size_t k = 1; k <= 7; ++k) keep.push_back(info[k]);
-  return RunKernel(info, async, [p] { ValueLossCpu(p); }, std::move(keep));
+  return RunKernel(info, async, [p] { ValueLossCpu(p); }, KeepArgs{1, 8});
 }
 
 }  // namespace

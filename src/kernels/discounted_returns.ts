@@ -1,6 +1,6 @@
 import { resolveDevice, type Device } from '../device.js';
 import { native } from '../native.js';
-import { checkArray, checkNoAlias, checkShape, checkStepParam, outArray, requireArray, shapeText } from '../validate.js';
+import { checkArray, checkShape, checkStepParam, outArray, requireArray, shapeText } from '../validate.js';
 
 /** Inputs of {@link discountedReturns}. All arrays are time-major `[T, N]` (index `t * N + n`) unless noted. */
 export interface DiscountedReturnsOptions {
@@ -39,15 +39,15 @@ export interface DiscountedReturnsResult {
 function prepare(o: DiscountedReturnsOptions): { args: unknown[]; result: DiscountedReturnsResult } {
   const k = 'discountedReturns';
   const [T, N] = checkShape(k, 'shape', o?.shape, ['T', 'N']);
-  const tn = shapeText(['T', 'N'], [T, N]);
+  const tn = () => shapeText(['T', 'N'], [T, N]); // built only for an error message
   const rewards = requireArray(k, 'rewards', o.rewards, Float32Array, T * N, tn);
   const terminated = checkArray(k, 'terminated', o.terminated, Uint8Array, T * N, tn, true);
   const truncated = checkArray(k, 'truncated', o.truncated, Uint8Array, T * N, tn, true);
-  const lastValues = checkArray(k, 'lastValues', o.lastValues, Float32Array, N, shapeText(['N'], [N]), true);
+  const lastValues = checkArray(k, 'lastValues', o.lastValues, Float32Array, N, () => shapeText(['N'], [N]), true);
   const finalValues = checkArray(k, 'finalValues', o.finalValues, Float32Array, T * N, tn, true);
   const gamma = checkStepParam(k, 'gamma', o.gamma, T, N, 0, 1, 0.99);
   const returns = outArray(k, 'out.returns', o.out?.returns, Float32Array, T * N, tn);
-  checkNoAlias(k, 'out.returns', returns, { rewards, terminated, truncated, lastValues, finalValues });
+  // An output sharing memory with an input is rejected natively.
   const useCuda = resolveDevice(o.device) === 'cuda';
   return {
     args: [T, N, rewards, terminated, truncated, lastValues, finalValues, gamma, returns, useCuda],

@@ -1,7 +1,7 @@
 import { resolveDevice, type Device } from '../device.js';
 import { RlcoreError } from '../errors.js';
 import { native } from '../native.js';
-import { checkArray, checkNoAlias, checkSize, outArray, shapeText } from '../validate.js';
+import { checkArray, checkSize, outArray, shapeText } from '../validate.js';
 import { checkEps, checkFlag } from './normalize.js';
 
 /** How {@link groupNormalize} turns rewards into advantages; see there for the formulas. */
@@ -62,7 +62,7 @@ function prepare(o: GroupNormalizeOptions): { args: unknown[]; summary: Float64A
   }
   const rewards = o.rewards, B = rewards.length;
   if (B < 1) throw new RlcoreError('ERR_SHAPE', `${k}: rewards must have at least 1 element ([B]); received 0`);
-  const bshape = shapeText(['B'], [B]);
+  const bshape = () => shapeText(['B'], [B]); // built only for an error message
   if ((o.groupSize === undefined) === (o.groupIds === undefined)) {
     throw new RlcoreError('ERR_ARG', `${k}: give exactly one of groupSize and groupIds`);
   }
@@ -90,7 +90,7 @@ function prepare(o: GroupNormalizeOptions): { args: unknown[]; summary: Float64A
   const eps = checkEps(k, o.eps, 1e-6);
   const unbiased = checkFlag(k, 'unbiased', o.unbiased, true);
   const groupStats = checkFlag(k, 'groupStats', o.groupStats, false);
-  const gshape = shapeText(['numGroups'], [numGroups]);
+  const gshape = () => shapeText(['numGroups'], [numGroups]);
   const advantages = outArray(k, 'out.advantages', o.out?.advantages, Float32Array, B, bshape);
   const zeroGroups = outArray(k, 'out.zeroGroups', o.out?.zeroGroups, Uint8Array, numGroups, gshape);
   let groupMean = checkArray(k, 'out.groupMean', o.out?.groupMean, Float32Array, numGroups, gshape, true);
@@ -99,11 +99,7 @@ function prepare(o: GroupNormalizeOptions): { args: unknown[]; summary: Float64A
     groupMean ??= new Float32Array(numGroups);
     groupStd ??= new Float32Array(numGroups);
   }
-  const inputs = { rewards, groupIds };
-  checkNoAlias(k, 'out.advantages', advantages, { ...inputs, 'out.zeroGroups': zeroGroups, 'out.groupMean': groupMean, 'out.groupStd': groupStd });
-  checkNoAlias(k, 'out.zeroGroups', zeroGroups, { ...inputs, 'out.groupMean': groupMean, 'out.groupStd': groupStd });
-  if (groupMean) checkNoAlias(k, 'out.groupMean', groupMean, { ...inputs, 'out.groupStd': groupStd });
-  if (groupStd) checkNoAlias(k, 'out.groupStd', groupStd, inputs);
+  // Outputs sharing memory with an input or with each other are rejected natively.
   const summary = new Float64Array(2);
   const useCuda = resolveDevice(o.device) === 'cuda';
   const result: GroupNormalizeResult = { advantages, zeroGroups, zeroStdGroups: 0, zeroStdFraction: 0 };

@@ -1,7 +1,7 @@
 import { resolveDevice, type Device } from '../device.js';
 import { RlcoreError } from '../errors.js';
 import { native } from '../native.js';
-import { checkArray, checkNoAlias, outArray } from '../validate.js';
+import { checkArray, outArray } from '../validate.js';
 
 /** Inputs of {@link whiten}. */
 export interface WhitenOptions {
@@ -53,7 +53,10 @@ export function checkEps(kernel: string, v: unknown, fallback: number): number {
   return v;
 }
 
-function prepare(o: WhitenOptions): { args: unknown[]; stats: Float64Array; out: Float32Array } {
+// The synchronous call reads its statistics back at once, so it can reuse one buffer.
+const syncStats = new Float64Array(3);
+
+function prepare(o: WhitenOptions, stats: Float64Array): { args: unknown[]; stats: Float64Array; out: Float32Array } {
   const k = 'whiten';
   if (o === null || typeof o !== 'object') {
     throw new RlcoreError('ERR_ARG', `${k}: expected an options object; received ${o === null ? 'null' : typeof o}`);
@@ -61,7 +64,7 @@ function prepare(o: WhitenOptions): { args: unknown[]; stats: Float64Array; out:
   if (!(o.x instanceof Float32Array)) {
     throw new RlcoreError(o.x === undefined ? 'ERR_ARG' : 'ERR_DTYPE', `${k}: x must be a Float32Array of shape [n]`);
   }
-  const x = o.x, n = x.length, nshape = `[n] = [${n}]`;
+  const x = o.x, n = x.length, nshape = () => `[n] = [${n}]`;
   const mask = checkArray(k, 'mask', o.mask, Uint8Array, n, nshape, true);
   if (o.indices !== undefined && !(o.indices instanceof Int32Array)) {
     throw new RlcoreError('ERR_DTYPE', `${k}: indices must be an Int32Array of shape [k]`);
@@ -72,9 +75,8 @@ function prepare(o: WhitenOptions): { args: unknown[]; stats: Float64Array; out:
   const unbiased = checkFlag(k, 'unbiased', o.unbiased, true);
   const shiftMean = checkFlag(k, 'shiftMean', o.shiftMean, true);
   const outLen = indices ? indices.length : n;
-  const out = outArray(k, 'out', o.out, Float32Array, outLen, indices ? `[k] = [${outLen}]` : nshape);
-  checkNoAlias(k, 'out', out, { x, mask, indices });
-  const stats = new Float64Array(3);
+  const out = outArray(k, 'out', o.out, Float32Array, outLen, indices ? () => `[k] = [${outLen}]` : nshape);
+  // An output sharing memory with an input is rejected natively.
   const useCuda = resolveDevice(o.device) === 'cuda';
   return { args: [x, mask, indices, eps, unbiased, shiftMean, out, stats, useCuda], stats, out };
 }
@@ -101,14 +103,14 @@ function prepare(o: WhitenOptions): { args: unknown[]; stats: Float64Array; out:
  * ```
  */
 export function whiten(options: WhitenOptions): WhitenResult {
-  const { args, stats, out } = prepare(options);
+  const { args, stats, out } = prepare(options, syncStats);
   native().whiten(...args, false);
   return { out, mean: stats[0], std: stats[1], count: stats[2] };
 }
 
 /** {@link whiten} on a libuv worker thread: the event loop stays free. Do not touch the arrays until it settles. */
 export async function whitenAsync(options: WhitenOptions): Promise<WhitenResult> {
-  const { args, stats, out } = prepare(options);
+  const { args, stats, out } = prepare(options, new Float64Array(3));
   await native().whiten(...args, true);
   return { out, mean: stats[0], std: stats[1], count: stats[2] };
 }
