@@ -26,6 +26,8 @@ namespace {
 // Sequences at least this long are split over the pool; the others are scanned whole, one
 // per task, in parallel.
 constexpr size_t kLongSequence = 1 << 15;
+// Batches of at least this many tokens (and more than one sequence) use the pool.
+constexpr size_t kParallelTokens = 1 << 12;
 
 // Per-token operations: Coef gives a_i and c_i of y_i = a_i + c_i y_{i+1}; Put writes y_i.
 
@@ -318,7 +320,7 @@ void TokenGaeCpu(const TokenGaeProblem& p) {
     else starts[b] = b == 0 ? 0 : starts[b - 1] + static_cast<size_t>(p.lengths[b - 1]);
   }
   auto len = [&](size_t b) { return starts[b + 1] - starts[b]; };
-  const bool threaded = NumThreads() > 1 && p.total >= kLongSequence;
+  const bool threaded = NumThreads() > 1 && p.B > 1 && p.total >= kParallelTokens;
   // Short sequences: parts of ~equal token counts; part q owns the sequences that start in
   // [total*q/P, total*(q+1)/P) (a part boundary never splits a sequence).
   const size_t P = threaded ? std::min(p.B, static_cast<size_t>(NumThreads()) * 8) : 1;
