@@ -200,4 +200,100 @@ size_t ScanRows16(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n
 }
 #endif
 
+#if RLCORE_SCAN_SIMD
+// ---- Appended (vtrace): float32 exp, and scans whose writes at step t also read y[t + 1] ----
+
+/// e^x on 16 floats: ExpF of native/dist/fastmath.h (Cephes polynomial, float32 accuracy) with
+/// its edges made exact: x > 88 gives +Inf (not e^88) and a NaN x gives NaN; x < -87.34 gives
+/// 2^-126, as ExpF.
+inline __m512 ExpF16(__m512 x) {
+  const __mmask16 big = _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.0f), _CMP_GT_OQ);
+  const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  __m512 xc = _mm512_max_ps(x, _mm512_set1_ps(-87.33654f));
+  xc = _mm512_min_ps(xc, _mm512_set1_ps(88.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 q = _mm512_set1_ps(1.9875691500e-4f);
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.3981999507e-3f));
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.3334519073e-3f));
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.1665795894e-2f));
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
+  q = _mm512_fmadd_ps(_mm512_mul_ps(q, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512 y = _mm512_scalef_ps(q, n);  // q * 2^n
+  return _mm512_mask_mov_ps(_mm512_mask_mov_ps(y, big, _mm512_set1_ps(__builtin_inff())), nan, x);
+}
+inline __m256 ExpF8(__m256 x) { return _mm512_castps512_ps256(ExpF16(_mm512_zextps256_ps512(x))); }
+
+/// ScanRows16 for kernels whose writes at step t also read y[t + 1] (V-trace's policy-gradient
+/// advantages bootstrap from the next step's target, which the reverse scan has just produced).
+/// The kernel provides
+///   Q PairCoefs16(size_t t, size_t n) const;  // Q: any struct with __m512d a_lo, a_hi (a of
+///                                             // columns n..n+8, n+8..n+16 in float64, so that a
+///                                             // product like ρ δ cannot overflow), __m512 c
+///                                             // (y[t] = a + c y[t+1]), plus what its writes need
+///   void PairWrite16(size_t t, size_t n, const Q& q, __m512 y, __m512 y_next, bool stream) const;
+/// with y = y[t] and y_next = y[t + 1], both rounded to float32 (y_next is s0 at t = t_hi - 1).
+/// Otherwise as ScanRows16 (strip order in cache, rows with streaming stores out of cache).
+template <class K>
+size_t ScanRows16Pair(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, bool stream) {
+  const K k = kernel;  // see ScanRows16
+  const size_t w16 = (n1 - n0) / kLanes * kLanes;
+  if (!stream && (t_hi - t_lo) * w16 <= kStripElements) {
+    for (size_t j = 0; j < w16; j += kLanes) {
+      __m512d lo = _mm512_loadu_pd(s0 + j), hi = _mm512_loadu_pd(s0 + j + 8);
+      __m512 y_next = Narrow(lo, hi);
+      for (size_t t = t_hi; t-- > t_lo;) {
+        const auto q = k.PairCoefs16(t, n0 + j);
+        lo = _mm512_fmadd_pd(LowHalf(q.c), lo, q.a_lo);
+        hi = _mm512_fmadd_pd(HighHalf(q.c), hi, q.a_hi);
+        const __m512 y = Narrow(lo, hi);
+        k.PairWrite16(t, n0 + j, q, y, y_next, false);
+        y_next = y;
+      }
+      _mm512_storeu_pd(s0 + j, lo);
+      _mm512_storeu_pd(s0 + j + 8, hi);
+    }
+    return w16;
+  }
+  for (size_t t = t_hi; t-- > t_lo;) {
+    for (size_t j = 0; j < w16; j += kLanes) {
+      const auto q = k.PairCoefs16(t, n0 + j);
+      const __m512d s_lo = _mm512_loadu_pd(s0 + j), s_hi = _mm512_loadu_pd(s0 + j + 8);
+      const __m512d lo = _mm512_fmadd_pd(LowHalf(q.c), s_lo, q.a_lo);
+      const __m512d hi = _mm512_fmadd_pd(HighHalf(q.c), s_hi, q.a_hi);
+      _mm512_storeu_pd(s0 + j, lo);
+      _mm512_storeu_pd(s0 + j + 8, hi);
+      k.PairWrite16(t, n0 + j, q, Narrow(lo, hi), Narrow(s_lo, s_hi), stream);
+    }
+  }
+  Fence(stream);
+  return w16;
+}
+
+/// ScanColumn8 for kernels whose writes also read y[t + 1]: the kernel provides
+///   Q Coefs8(size_t t) const;  // Q: any struct with __m512d a, c (steps [t, t + 8)) plus what its writes need
+///   void Write8(size_t t, const Q& q, __m512d y, __m512d y_next, bool stream) const;
+/// with y = y[t .. t+8) and y_next = y[t+1 .. t+9) in float64. Same contract as ScanColumn8.
+template <class K>
+size_t ScanColumn8Pair(const K& kernel, size_t t_lo, size_t t_hi, double* s, bool stream) {
+  const K k = kernel;  // see ScanRows16
+  const __m512i shift = _mm512_set_epi64(8, 7, 6, 5, 4, 3, 2, 1);  // lane i <- y lane i+1; lane 7 <- y[t+8]
+  __m512d carry = _mm512_set1_pd(*s);
+  size_t t = t_hi;
+  while (t >= t_lo + 8) {
+    t -= 8;
+    const auto q = k.Coefs8(t);
+    const __m512d after = carry;
+    const __m512d y = ReverseScan8(q.a, q.c, carry);
+    k.Write8(t, q, y, _mm512_permutex2var_pd(y, shift, after), stream);
+  }
+  *s = _mm512_cvtsd_f64(carry);
+  Fence(stream);
+  return t;
+}
+#endif
+
 }  // namespace rlcore::simd

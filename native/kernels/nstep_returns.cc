@@ -6,12 +6,15 @@
 //
 // where m = min(n, steps up to and including the first episode end at or after t, T - t) and
 // v' is gae's next value (values[t+1], lastValues after the last step, V(final observation) at a
-// truncated step, or nextValues). Not a scan: each G_t reads its own window of at most n steps,
-// so rows are independent and split across threads whatever the shape; O(T·N·n).
+// truncated step, or nextValues). Each G_t is its own window of at most n steps; the windows are
+// composed from per-block prefix and suffix maps (see NstepBlocks): O(T·N) whatever n. Batches of
+// fewer than 8 columns sum each window directly (NstepNarrow, O(T·N·n)).
 #include "nstep_returns.h"
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "bootstrap_args.h"
 #include "../core/select.h"
@@ -23,55 +26,139 @@ namespace rlcore {
 namespace {
 
 // x where `mask` is all ones, +0 where it is zero (bitwise, so an unselected NaN is dropped too).
-inline double Masked(double x, uint64_t mask) {
-  uint64_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  bits &= mask;
-  std::memcpy(&x, &bits, sizeof bits);
-  return x;
+// `mask` (all ones or zero) ? if_set : if_clear, bitwise (branch-free; an unselected NaN is dropped).
+inline double BitSelect(uint64_t mask, double if_set, double if_clear) {
+  uint64_t a, b;
+  std::memcpy(&a, &if_set, sizeof a);
+  std::memcpy(&b, &if_clear, sizeof b);
+  a = (a & mask) | (b & ~mask);
+  double out;
+  std::memcpy(&out, &a, sizeof out);
+  return out;
 }
 
-// Returns of steps [t0, t1). Each window walks forward with a per-column mask `alive` (all
-// ones, then 0 once the window has ended); masking (not multiplying by 0) keeps data beyond an
-// episode end out of the sum even when it is Inf or NaN.
-void NstepRows(const NstepReturnsProblem& p, size_t t0, size_t t1) {
-  const size_t T = p.T, N = p.N;
-  alignas(64) double acc[kScanColumns], disc[kScanColumns];
-  alignas(64) uint64_t alive[kScanColumns];
-  float gbuf[kScanColumns];
-  for (size_t b0 = 0; b0 < N; b0 += kScanColumns) {
-    const size_t b1 = std::min(N, b0 + kScanColumns), w = b1 - b0;
-    for (size_t t = t0; t < t1; ++t) {
-      for (size_t j = 0; j < w; ++j) acc[j] = 0.0, disc[j] = 1.0, alive[j] = ~uint64_t{0};
-      const size_t m = std::min(p.n, T - t);
-      for (size_t k = 0; k < m; ++k) {
-        const size_t s = t + k, row = s * N + b0;
-        const float* __restrict r = p.rewards + row;
-        const uint8_t* __restrict term = bootstrap::Flags(p.terminated, N, s, b0);
-        const uint8_t* __restrict trunc = bootstrap::Flags(p.truncated, N, s, b0);
-        const bootstrap::Rows v = bootstrap::At(T, N, s, b0, p.values, p.next_values, p.last_values, p.final_values);
-        const float* __restrict v_next = v.next;
-        const float* __restrict v_final = v.final_obs;
-        const float* __restrict g = p.gamma.Row(s, b0, w, gbuf);
-        const uint8_t window_end = k + 1 == m ? 1 : 0;
-        uint64_t any = 0;
-        for (size_t j = 0; j < w; ++j) {
-          const uint8_t end = term[j] | trunc[j] | window_end;
-          // The bootstrap term Γ_{t,k+1} (1 - term) v' enters only at the window's end.
-          const float boot = Select(end, Select(term[j], 0.f, Select(trunc[j], v_final[j], v_next[j])), 0.f);
-          const double add = static_cast<double>(r[j]) + static_cast<double>(g[j]) * boot;
-          acc[j] += Masked(disc[j] * add, alive[j]);
-          alive[j] &= static_cast<uint64_t>(end) - 1;
-          disc[j] *= static_cast<double>(g[j]);
-          any |= alive[j];
-        }
-        if (!any) break;
-      }
-      float* out = p.returns + t * N + b0;
-      for (size_t j = 0; j < w; ++j) out[j] = static_cast<float>(acc[j]);
+// One step s of a window as a map on the value after it (columns [n0, n0 + w)):
+//   h_s(y) = a_s + c_s y,  a_s = r_s, c_s = γ_s               inside an episode,
+//   h_s(y) = a_s,          a_s = r_s + γ_s (1 - term_s) v'_s  at an episode end (the window is cut),
+// and boot_s = v'_s, the value a window that ends at s (n steps or the batch end) applies its map to:
+//   G_t = (h_t ∘ … ∘ h_u)(v'_u),  u = min(t + n - 1, T - 1).
+// Cuts are masks and selects, not multiplications by 0, so data beyond an episode end stays out of
+// the sum even when it is Inf or NaN.
+struct StepMaps {
+  const float* __restrict r;
+  const float* __restrict g;
+  const float* __restrict v_next;
+  const float* __restrict v_final;
+  const uint8_t* __restrict term;
+  const uint8_t* __restrict trunc;
+};
+
+inline StepMaps MapsAt(const NstepReturnsProblem& p, size_t s, size_t n0, size_t w, float* gbuf) {
+  const bootstrap::Rows v = bootstrap::At(p.T, p.N, s, n0, p.values, p.next_values, p.last_values, p.final_values);
+  return {p.rewards + s * p.N + n0, p.gamma.Row(s, n0, w, gbuf), v.next, v.final_obs,
+          bootstrap::Flags(p.terminated, p.N, s, n0), bootstrap::Flags(p.truncated, p.N, s, n0)};
+}
+
+// a_s, c_s, cut mask and boot_s of column j.
+struct StepMap {
+  double a, c, boot;
+  uint64_t cut;
+};
+inline StepMap MapOf(const StepMaps& m, size_t j) {
+  const uint8_t end = m.term[j] | m.trunc[j];
+  const float boot = Select(m.trunc[j], m.v_final[j], m.v_next[j]);
+  const float boot_end = Select(m.term[j], 0.f, boot);
+  const double g = m.g[j];
+  const double r = m.r[j];
+  const double a_end = r + g * static_cast<double>(boot_end);
+  const uint64_t cut = 0 - static_cast<uint64_t>(end != 0);
+  return {BitSelect(cut, a_end, r), g, static_cast<double>(boot), cut};
+}
+
+// Windows of n steps are cut into blocks of n steps aligned at t = 0 (van Herk 1992; Gil &
+// Werman 1993, for sliding-window reductions with an associative operator): a window that starts
+// at step B + k of block [B, B + n) is the suffix map of [B + k, B + n) composed with the prefix
+// map of [B + n, B + n + k) of the next block. Suffixes come from a reverse pass over the block,
+// prefixes (applied to their v') from a forward pass over the next one: O(1) per element
+// whatever n, with no subtraction (every term keeps its own discount; exact up to float64
+// rounding, like the direct sum). The blocks are fixed by t = 0 and n, so the result does not
+// depend on how the steps are split across threads.
+class NstepBlocks {
+ public:
+  NstepBlocks(const NstepReturnsProblem& p, size_t n0, size_t w, double* q_cur, double* q_next)
+      : p_(p), n0_(n0), w_(w), len_(std::min(p.n, p.T)), q_cur_(q_cur), q_next_(q_next) {}
+
+  // Writes the returns of blocks [b0, b1) of columns [n0, n0 + w).
+  void Run(size_t b0, size_t b1) {
+    const size_t blocks = (p_.T + len_ - 1) / len_;
+    size_t next_len = 0;
+    if (b1 < blocks) next_len = Prefix(b1);
+    for (size_t b = b1; b-- > b0;) {
+      std::swap(q_cur_, q_next_);  // q_next_: the prefixes of block b + 1
+      const size_t own = Prefix(b);
+      Suffix(b, next_len);
+      next_len = own;
     }
   }
-}
+
+ private:
+  // Forward pass over block b: q_cur_[k][j] = (h_B ∘ … ∘ h_{B+k})(v'_{B+k}); returns its length.
+  size_t Prefix(size_t b) {
+    const size_t B = b * len_, E = std::min(p_.T, B + len_), w = w_;
+    double* __restrict A = pa_;
+    double* __restrict C = pc_;
+    uint64_t* __restrict cut = pcut_;
+    for (size_t j = 0; j < w; ++j) A[j] = 0.0, C[j] = 1.0, cut[j] = 0;
+    for (size_t u = B; u < E; ++u) {
+      const StepMaps m = MapsAt(p_, u, n0_, w, gbuf_);
+      double* __restrict q = q_cur_ + (u - B) * w;
+#pragma GCC ivdep
+      for (size_t j = 0; j < w; ++j) {
+        const StepMap h = MapOf(m, j);
+        A[j] = BitSelect(cut[j], A[j], A[j] + C[j] * h.a);
+        C[j] *= h.c;
+        cut[j] |= h.cut;
+        q[j] = BitSelect(cut[j], A[j], A[j] + C[j] * h.boot);
+      }
+    }
+    return E - B;
+  }
+
+  // Reverse pass over block b: G_t = (h_t ∘ … ∘ h_E)(x_t) with x = v'_E for the block's first
+  // step or when the batch ends in this block, else the next block's prefix k - 1 (clamped to its length).
+  void Suffix(size_t b, size_t next_len) {
+    const size_t N = p_.N, B = b * len_, E = std::min(p_.T, B + len_), w = w_;
+    double* __restrict A = pa_;
+    double* __restrict C = pc_;
+    uint64_t* __restrict cut = pcut_;
+    double* __restrict boot_end = pb_;
+    const StepMaps last = MapsAt(p_, E - 1, n0_, w, gbuf_);
+    for (size_t j = 0; j < w; ++j) A[j] = 0.0, C[j] = 1.0, cut[j] = 0, boot_end[j] = MapOf(last, j).boot;
+    for (size_t t = E; t-- > B;) {
+      const StepMaps m = MapsAt(p_, t, n0_, w, gbuf_);
+      const size_t k = t - B;
+      const bool own_end = k == 0 || next_len == 0;
+      const double* __restrict x = own_end ? boot_end : q_next_ + std::min(k - 1, next_len - 1) * w;
+      float* __restrict out = p_.returns + t * N + n0_;
+#pragma GCC ivdep
+      for (size_t j = 0; j < w; ++j) {
+        const StepMap h = MapOf(m, j);
+        A[j] = BitSelect(h.cut, h.a, h.a + h.c * A[j]);
+        C[j] *= h.c;
+        cut[j] |= h.cut;
+        out[j] = static_cast<float>(BitSelect(cut[j], A[j], A[j] + C[j] * x[j]));
+      }
+    }
+  }
+
+  const NstepReturnsProblem& p_;
+  size_t n0_, w_, len_;
+  double* q_cur_;
+  double* q_next_;
+  alignas(64) double pa_[kScanColumns], pc_[kScanColumns], pb_[kScanColumns];
+  alignas(64) uint64_t pcut_[kScanColumns];
+  float gbuf_[kScanColumns];
+};
 
 // v'_s of column c (gae's next-value convention), read only where a window ends.
 inline double NextValue(const NstepReturnsProblem& p, size_t s, size_t c, bool truncated) {
@@ -107,6 +194,13 @@ void NstepNarrow(const NstepReturnsProblem& p, size_t t0, size_t t1) {
   }
 }
 
+// Columns per block group: the two prefix buffers (2 n w doubles) stay within about 512 KiB.
+size_t GroupWidth(size_t len, size_t N) {
+  size_t w = std::min<size_t>(kScanColumns, (size_t{1} << 15) / len);
+  w = w >= 16 ? w / 16 * 16 : std::max<size_t>(w, 1);
+  return std::min(w, N);
+}
+
 // nstepReturns(T, N, rewards, values, terminated?, truncated?, nextValues?, lastValues?,
 //              finalValues?, gamma, n, outReturns, useCuda, async)
 Napi::Value NstepReturnsBinding(const Napi::CallbackInfo& info) {
@@ -137,12 +231,32 @@ Napi::Value NstepReturnsBinding(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void NstepReturnsCpu(const NstepReturnsProblem& p) {
-  // About 32k element-steps per chunk before threads are worth waking.
-  const size_t per_row = p.N * std::min(p.n, p.T);
-  const size_t grain = std::max<size_t>(1, (size_t{1} << 15) / per_row);
-  ParallelFor(p.T, grain, [&p](size_t t0, size_t t1) {
-    if (p.N < kNarrowColumns) NstepNarrow(p, t0, t1);  // scan.h's threshold for one-column paths
-    else NstepRows(p, t0, t1);
+  if (p.T == 0 || p.N == 0) return;
+  if (p.N < kNarrowColumns) {  // scan.h's threshold for one-column paths
+    const size_t grain = std::max<size_t>(1, (size_t{1} << 15) / (p.N * std::min(p.n, p.T)));
+    ParallelFor(p.T, grain, [&p](size_t t0, size_t t1) { NstepNarrow(p, t0, t1); });
+    return;
+  }
+  const size_t len = std::min(p.n, p.T), w = GroupWidth(len, p.N);
+  const size_t groups = (p.N + w - 1) / w, blocks = (p.T + len - 1) / len;
+  // Tasks: column groups when there are enough of them, else runs of blocks (time).
+  const size_t threads = p.T * p.N < (size_t{1} << 15) ? 1 : static_cast<size_t>(NumThreads());
+  const bool by_columns = groups >= 4 * threads || blocks < 2 * threads;
+  const size_t tasks = std::max<size_t>(1, std::min(threads, by_columns ? groups : blocks));
+  std::vector<double> scratch(tasks * 2 * len * w);  // allocated here: nothing throws inside ParallelFor
+  ParallelFor(tasks, 1, [&](size_t q0, size_t q1) {
+    for (size_t q = q0; q < q1; ++q) {
+      double* buf = scratch.data() + q * 2 * len * w;
+      if (by_columns) {
+        for (size_t c = groups * q / tasks; c < groups * (q + 1) / tasks; ++c) {
+          const size_t n0 = c * w;
+          NstepBlocks(p, n0, std::min(w, p.N - n0), buf, buf + len * w).Run(0, blocks);
+        }
+      } else {
+        for (size_t n0 = 0; n0 < p.N; n0 += w)
+          NstepBlocks(p, n0, std::min(w, p.N - n0), buf, buf + len * w).Run(blocks * q / tasks, blocks * (q + 1) / tasks);
+      }
+    }
   });
 }
 

@@ -8,9 +8,12 @@
 //   pg_t = min(ρ̄_pg, e^{logρ_t}) (r_t + γ_t (1 - term_t) ṽ_{t+1} - V(s_t))
 //
 // with ṽ_{t+1} = v_{t+1} inside an episode and v'_t at an episode end or the last step.
-// vs comes from the reverse scan; pgAdvantages from a second elementwise pass that reads
-// vs[t+1], because the time-chunked scan runs chunks concurrently and a chunk's last row
-// needs the next chunk's first.
+// vs comes from the reverse scan (scan.h); pgAdvantages are written in the same pass, since pg_t
+// needs only v_{t+1}, which the reverse scan has produced just before step t.
+//
+// Precision: the ratios e^{logρ} are computed in float32 (ExpF, relative error ~1e-7; before
+// 2026-11 in float64), as are the AVX-512 paths' δ and γ λ c (ρ δ is formed in float64); the
+// recurrence accumulates in float64 everywhere.
 #include "vtrace.h"
 
 #include <algorithm>
@@ -23,6 +26,7 @@
 #include "../core/scan.h"
 #include "../core/select.h"
 #include "../core/thread_pool.h"
+#include "../dist/fastmath.h"
 #include "../../cuda/backend.h"
 #include "bootstrap.h"
 
@@ -30,56 +34,46 @@ namespace rlcore {
 namespace {
 
 // min(clip, x) that lets a NaN x through (an unclipped NaN ratio must not look like ρ̄).
-inline double ClipRatio(double x, double clip) { return clip < x ? clip : x; }
+inline float ClipRatio(float x, float clip) { return clip < x ? clip : x; }
 
-// e^x for the importance ratios, branch-free so the row loops vectorise (std::exp is a libm
-// call that GCC vectorises only under -ffast-math). x is clamped to [-700, 100]: every ratio
-// is then a normal double, e^100 is above any threshold (<= FLT_MAX) so clipping is unchanged,
-// and below e^-700 the ratio only scales a float result by < 1e-300. NaN passes through.
-// x = k ln2 + r, |r| <= ln2/2, e^r by its degree-11 Taylor polynomial: relative error < 1e-14.
-inline double RatioExp(float log_rho) {
-  const double x0 = log_rho;
-  const bool nan = !(x0 == x0);
-  const double x = nan ? 0.0 : x0 < -700.0 ? -700.0 : x0 > 100.0 ? 100.0 : x0;
-  constexpr double kLog2e = 1.4426950408889634, kLn2Hi = 0.6931471805598903, kLn2Lo = 5.497923018708371e-14;
-  constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
-  const double k = (x * kLog2e + kRound) - kRound;
-  const double r = (x - k * kLn2Hi) - k * kLn2Lo;
-  double poly = 1.0 / 39916800.0;
-  poly = poly * r + 1.0 / 3628800.0;
-  poly = poly * r + 1.0 / 362880.0;
-  poly = poly * r + 1.0 / 40320.0;
-  poly = poly * r + 1.0 / 5040.0;
-  poly = poly * r + 1.0 / 720.0;
-  poly = poly * r + 1.0 / 120.0;
-  poly = poly * r + 1.0 / 24.0;
-  poly = poly * r + 1.0 / 6.0;
-  poly = poly * r + 0.5;
-  poly = poly * r + 1.0;
-  poly = poly * r + 1.0;
-  const uint64_t bits = static_cast<uint64_t>(static_cast<int64_t>(k) + 1023) << 52;
-  double scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return nan ? x0 : poly * scale;
+// e^{logρ} in float32: ExpF (fastmath.h, relative error ~1e-7), branch-free so the loops
+// vectorise, with the edges of the vector ExpF16 (simd_scan.h): +Inf above 88 (so a huge ratio
+// is clipped to any threshold <= FLT_MAX), NaN passes through, 2^-126 below -87.3.
+inline float RatioExp(float x) {
+  const bool nan = !(x == x);
+  const float e = ExpF(nan ? 0.f : x);
+  return nan ? x : x > 88.f ? std::numeric_limits<float>::infinity() : e;
 }
 
 constexpr size_t kRatioBlock = 256;  // steps whose ratios the one-column paths compute at once
 
 // e^{logρ} for one row.
-inline void Ratios(const float* __restrict log_rho, size_t w, double* __restrict out) {
+inline void Ratios(const float* __restrict log_rho, size_t w, float* __restrict out) {
   for (size_t j = 0; j < w; ++j) out[j] = RatioExp(log_rho[j]);
 }
 
+// The scan of vs (scan.h) with pgAdvantages fused into its writing passes: pg_t reads vs_{t+1},
+// which the reverse scan has produced just before step t (the time-chunked scan starts each
+// chunk from the target at its end, so a chunk's last row has it too).
 struct VtraceScan {
-  const VtraceProblem& p;
+  VtraceProblem p;  // by value: see ScanRows16 in simd_scan.h
   double Boundary(size_t) const { return 0.0; }
+  bool Stream() const { return p.T * p.N >= simd::kStreamElements; }
 
   template <bool kWrite>
   void Rows(size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, double* s1) const {
+#if RLCORE_SCAN_SIMD
+    if constexpr (kWrite) {
+      const size_t done = simd::ScanRows16Pair(*this, t_lo, t_hi, n0, n1, s0, Stream());
+      n0 += done;
+      s0 += done;
+      if (n0 == n1) return;
+    }
+#endif
     const size_t N = p.N, w = n1 - n0;
     float gbuf[kScanColumns], lbuf[kScanColumns];
-    alignas(64) double ratio[kScanColumns];
-    const double clip_rho = p.clip_rho, clip_c = p.clip_c;
+    alignas(64) float ratio[kScanColumns];
+    const float clip_rho = p.clip_rho, clip_c = p.clip_c, clip_pg = p.clip_pg_rho;
     for (size_t t = t_hi; t-- > t_lo;) {
       const size_t row = t * N + n0;
       const float* __restrict r = p.rewards + row;
@@ -91,7 +85,11 @@ struct VtraceScan {
       const float* __restrict v_final = next.final_obs;
       const float* __restrict g = p.gamma.Row(t, n0, w, gbuf);
       const float* __restrict l = p.lambda.Row(t, n0, w, lbuf);
+      // ṽ_{t+1} of pg: vs_{t+1} = y_{t+1} + V(s_{t+1}) inside the batch (s0 holds y_{t+1}), else v'.
+      const bool inside = t + 1 < p.T;
+      const float* __restrict v_after = inside ? p.values + row + N : v_next;
       float* __restrict vs = p.vs + row;
+      float* __restrict pg = p.pg_advantages + row;
       Ratios(p.log_rhos + row, w, ratio);
 #pragma GCC ivdep
       for (size_t j = 0; j < w; ++j) {
@@ -99,24 +97,123 @@ struct VtraceScan {
         const float g_live = Select(term[j], 0.f, g[j]);
         const float g_lambda = Select(term[j] | trunc[j], 0.f, g[j] * l[j]);
         const double td = static_cast<double>(r[j]) + static_cast<double>(g_live) * boot - static_cast<double>(v[j]);
-        const double a = ClipRatio(ratio[j], clip_rho) * td;
+        const double a = static_cast<double>(ClipRatio(ratio[j], clip_rho)) * td;
         const double c = static_cast<double>(g_lambda) * ClipRatio(ratio[j], clip_c);
+        if constexpr (kWrite) {
+          const float vs_next = inside ? static_cast<float>(s0[j] + v_after[j]) : v_after[j];
+          const float boot_pg = Select(term[j], 0.f, Select(trunc[j], v_final[j], vs_next));
+          const double target = static_cast<double>(r[j]) + static_cast<double>(g[j]) * boot_pg;
+          pg[j] = static_cast<float>(ClipRatio(ratio[j], clip_pg) * (target - v[j]));
+        }
         const double y = ScanApply<kWrite>(a, c, s0, s1, j);
         if constexpr (kWrite) vs[j] = static_cast<float>(y + v[j]);
       }
     }
   }
 
-  // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence), same
+#if RLCORE_SCAN_SIMD
+  // What the 16-column and 8-step writes need besides a and c (float32, like the inputs).
+  struct Coefs16Pg {
+    __m512d a_lo, a_hi;     // y[t] = a + c y[t+1], y = vs - V; a = ρ δ in float64 (ρ <= ρ̄ may be
+    __m512 c;               // near FLT_MAX)
+    __m512 r, v, g, rho_pg;  // r_t, V(s_t), γ_t, min(ρ̄_pg, e^{logρ_t})
+    __m512 boot, v_after;   // v'_t (gae's next value) and V(s_{t+1}) (zero after the last step)
+    __mmask16 live, use_vs;  // not terminated; ṽ_{t+1} = vs_{t+1} (inside an episode and the batch)
+  };
+
+  // Rows<true> for 16 columns [n, n + 16) of step t (simd_scan.h): coefficients in float32 (the
+  // scan itself in float64), the ratios by ExpF16.
+  Coefs16Pg PairCoefs16(size_t t, size_t n) const {
+    const size_t i = t * p.N + n;
+    const bool inside = t + 1 < p.T;
+    const __mmask16 term = p.terminated ? simd::Set16(p.terminated + i) : 0;
+    const __mmask16 trunc = p.truncated ? simd::Set16(p.truncated + i) : 0;
+    const __m512 g = simd::Param16(p.gamma, t, n), v = _mm512_loadu_ps(p.values + i);
+    const __m512 r = _mm512_loadu_ps(p.rewards + i);
+    const __m512 v_after = inside ? _mm512_loadu_ps(p.values + i + p.N) : _mm512_setzero_ps();
+    __m512 boot = p.next_values ? _mm512_loadu_ps(p.next_values + i)
+                  : inside      ? v_after
+                  : p.last_values ? _mm512_loadu_ps(p.last_values + n)
+                                  : _mm512_setzero_ps();
+    if (trunc && p.final_values && !p.next_values) boot = _mm512_mask_loadu_ps(boot, trunc, p.final_values + i);
+    const __m512 ratio = simd::ExpF16(_mm512_loadu_ps(p.log_rhos + i));
+    // _mm512_min_ps(clip, x) returns x when x is NaN, as ClipRatio.
+    const __m512 rho = _mm512_min_ps(_mm512_set1_ps(p.clip_rho), ratio);
+    const __m512 cc = _mm512_min_ps(_mm512_set1_ps(p.clip_c), ratio);
+    const __m512 rho_pg = _mm512_min_ps(_mm512_set1_ps(p.clip_pg_rho), ratio);
+    const __mmask16 live = static_cast<__mmask16>(~term);
+    const __m512 td = _mm512_sub_ps(_mm512_fmadd_ps(_mm512_maskz_mov_ps(live, g), boot, r), v);
+    const __m512 gl = _mm512_maskz_mul_ps(static_cast<__mmask16>(~(term | trunc)), g, simd::Param16(p.lambda, t, n));
+    const __mmask16 use_vs = inside ? static_cast<__mmask16>(~(term | trunc)) : 0;
+    return {_mm512_mul_pd(simd::LowHalf(rho), simd::LowHalf(td)), _mm512_mul_pd(simd::HighHalf(rho), simd::HighHalf(td)),
+            _mm512_mul_ps(gl, cc), r, v, g, rho_pg, boot, v_after, live, use_vs};
+  }
+  void PairWrite16(size_t t, size_t n, const Coefs16Pg& q, __m512 y, __m512 y_next, bool stream) const {
+    const size_t i = t * p.N + n;
+    simd::Store16(p.vs + i, _mm512_add_ps(y, q.v), stream);
+    const __m512 vs_next = _mm512_add_ps(y_next, q.v_after);
+    const __m512 boot = _mm512_maskz_mov_ps(q.live, _mm512_mask_mov_ps(q.boot, q.use_vs, vs_next));
+    const __m512 adv = _mm512_sub_ps(_mm512_fmadd_ps(q.g, boot, q.r), q.v);
+    simd::Store16(p.pg_advantages + i, _mm512_mul_ps(q.rho_pg, adv), stream);
+  }
+
+  struct Coefs8Pg {
+    __m512d a, c;
+    __m256 r, v, g, rho_pg, boot, v_after;
+    __mmask8 live, use_vs;
+  };
+
+  // Steps [t, t + 8) of a one-column batch (simd_scan.h), same arithmetic as PairCoefs16. Named
+  // Coefs8 so that ReverseScan (scan.h) keeps one-column batches on one thread, in one pass.
+  Coefs8Pg Coefs8(size_t t) const {
+    const __mmask8 term = p.terminated ? simd::Set8(p.terminated + t) : 0;
+    const __mmask8 trunc = p.truncated ? simd::Set8(p.truncated + t) : 0;
+    const __m256 g = simd::Param8(p.gamma, t), v = _mm256_loadu_ps(p.values + t);
+    const __m256 r = _mm256_loadu_ps(p.rewards + t);
+    const __mmask8 inside = t + 8 < p.T ? 0xff : static_cast<__mmask8>((1u << (p.T - t - 1)) - 1);
+    const __m256 v_after = _mm256_maskz_loadu_ps(inside, p.values + t + 1);
+    __m256 boot;
+    if (p.next_values) {
+      boot = _mm256_loadu_ps(p.next_values + t);
+    } else {
+      boot = _mm256_mask_mov_ps(_mm256_set1_ps(p.last_values ? p.last_values[0] : 0.f), inside, v_after);
+      if (trunc && p.final_values) boot = _mm256_mask_loadu_ps(boot, trunc, p.final_values + t);
+    }
+    const __m256 ratio = simd::ExpF8(_mm256_loadu_ps(p.log_rhos + t));
+    const __m256 rho = _mm256_min_ps(_mm256_set1_ps(p.clip_rho), ratio);
+    const __m256 cc = _mm256_min_ps(_mm256_set1_ps(p.clip_c), ratio);
+    const __m256 rho_pg = _mm256_min_ps(_mm256_set1_ps(p.clip_pg_rho), ratio);
+    const __mmask8 live = static_cast<__mmask8>(~term);
+    const __m256 td = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_maskz_mov_ps(live, g), boot, r), v);
+    const __m256 gl = _mm256_maskz_mul_ps(static_cast<__mmask8>(~(term | trunc)), g, simd::Param8(p.lambda, t));
+    const __mmask8 use_vs = static_cast<__mmask8>(inside & ~(term | trunc));
+    return {_mm512_mul_pd(_mm512_cvtps_pd(rho), _mm512_cvtps_pd(td)), _mm512_cvtps_pd(_mm256_mul_ps(gl, cc)), r, v, g, rho_pg,
+            boot, v_after, live, use_vs};
+  }
+  void Write8(size_t t, const Coefs8Pg& q, __m512d y, __m512d y_next, bool stream) const {
+    simd::Store8(p.vs + t, _mm256_add_ps(_mm512_cvtpd_ps(y), q.v), stream);
+    const __m256 vs_next = _mm256_add_ps(_mm512_cvtpd_ps(y_next), q.v_after);
+    const __m256 boot = _mm256_maskz_mov_ps(q.live, _mm256_mask_mov_ps(q.boot, q.use_vs, vs_next));
+    const __m256 adv = _mm256_sub_ps(_mm256_fmadd_ps(q.g, boot, q.r), q.v);
+    simd::Store8(p.pg_advantages + t, _mm256_mul_ps(q.rho_pg, adv), stream);
+  }
+#endif
+
+  // Single column n, steps [t_lo, t_hi): the narrow-batch path (few long sequences), same
   // arithmetic as Rows. The ratios of a block of steps are computed first, in a loop that
   // vectorises; the scalar recurrence then reads them.
   template <bool kWrite>
   void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const {
     const size_t N = p.N;
-    const double clip_rho = p.clip_rho, clip_c = p.clip_c;
+#if RLCORE_SCAN_SIMD
+    if constexpr (kWrite) {
+      if (N == 1) t_hi = simd::ScanColumn8Pair(*this, t_lo, t_hi, s0, Stream());
+    }
+#endif
+    const float clip_rho = p.clip_rho, clip_c = p.clip_c, clip_pg = p.clip_pg_rho;
     double y = *s0, C = s1 ? *s1 : 1.0;
     const float last = p.last_values ? p.last_values[n] : 0.f;
-    alignas(64) double ratio[kRatioBlock];
+    alignas(64) float ratio[kRatioBlock];
     for (size_t hi = t_hi; hi > t_lo;) {
       const size_t lo = hi - std::min(kRatioBlock, hi - t_lo);
       for (size_t t = lo; t < hi; ++t) ratio[t - lo] = RatioExp(p.log_rhos[t * N + n]);
@@ -129,9 +226,17 @@ struct VtraceScan {
         const float g = p.gamma.At(t, n);
         const double td = static_cast<double>(p.rewards[i]) + static_cast<double>(term ? 0.f : g) * v_next -
                           static_cast<double>(p.values[i]);
-        const double a = ClipRatio(ratio[t - lo], clip_rho) * td;
+        const double a = static_cast<double>(ClipRatio(ratio[t - lo], clip_rho)) * td;
         const double c =
             static_cast<double>((term || trunc) ? 0.f : g * p.lambda.At(t, n)) * ClipRatio(ratio[t - lo], clip_c);
+        if constexpr (kWrite) {
+          // ṽ_{t+1}: vs_{t+1} inside an episode, else v'_t (0 after a termination).
+          const float boot = term                    ? 0.f
+                             : !trunc && t + 1 < p.T ? static_cast<float>(y + p.values[i + N])
+                                                     : v_next;
+          const double target = static_cast<double>(p.rewards[i]) + static_cast<double>(g) * boot;
+          p.pg_advantages[i] = static_cast<float>(ClipRatio(ratio[t - lo], clip_pg) * (target - p.values[i]));
+        }
         y = a + c * y;
         if constexpr (kWrite) p.vs[i] = static_cast<float>(y + p.values[i]);
         else C *= c;
@@ -142,62 +247,6 @@ struct VtraceScan {
     if constexpr (!kWrite) *s1 = C;
   }
 };
-
-// pgAdvantages of steps [t0, t1), all columns; reads the finished vs.
-void PgAdvantageRows(const VtraceProblem& p, size_t t0, size_t t1) {
-  const size_t N = p.N;
-  float gbuf[kScanColumns];
-  alignas(64) double ratio[kScanColumns];
-  const double clip_pg = p.clip_pg_rho;
-  for (size_t b0 = 0; b0 < N; b0 += kScanColumns) {
-    const size_t w = std::min(N - b0, kScanColumns);
-    for (size_t t = t0; t < t1; ++t) {
-      const size_t row = t * N + b0;
-      const float* __restrict r = p.rewards + row;
-      const float* __restrict v = p.values + row;
-      const uint8_t* __restrict term = bootstrap::Flags(p.terminated, N, t, b0);
-      const uint8_t* __restrict trunc = bootstrap::Flags(p.truncated, N, t, b0);
-      const bootstrap::Rows next = bootstrap::At(p.T, N, t, b0, p.values, p.next_values, p.last_values, p.final_values);
-      // Inside an episode the target bootstraps from v_{t+1}; at the last step from v'.
-      const float* __restrict vs_next = t + 1 < p.T ? p.vs + row + N : next.next;
-      const float* __restrict v_final = next.final_obs;
-      const float* __restrict g = p.gamma.Row(t, b0, w, gbuf);
-      Ratios(p.log_rhos + row, w, ratio);
-      float* __restrict pg = p.pg_advantages + row;
-#pragma GCC ivdep
-      for (size_t j = 0; j < w; ++j) {
-        const float boot = Select(term[j], 0.f, Select(trunc[j], v_final[j], vs_next[j]));
-        const double target = static_cast<double>(r[j]) + static_cast<double>(g[j]) * boot;
-        pg[j] = static_cast<float>(ClipRatio(ratio[j], clip_pg) * (target - v[j]));
-      }
-    }
-  }
-}
-
-// pgAdvantages of steps [t0, t1) of column c: the narrow-batch path (few columns).
-void PgAdvantageColumn(const VtraceProblem& p, size_t c, size_t t0, size_t t1) {
-  const size_t N = p.N;
-  const double clip_pg = p.clip_pg_rho;
-  const float last = p.last_values ? p.last_values[c] : 0.f;
-  alignas(64) double ratio[kRatioBlock];
-  for (size_t lo = t0; lo < t1; lo += kRatioBlock) {
-    const size_t hi = std::min(t1, lo + kRatioBlock);
-    for (size_t t = lo; t < hi; ++t) ratio[t - lo] = RatioExp(p.log_rhos[t * N + c]);
-    for (size_t t = lo; t < hi; ++t) {
-      const size_t i = t * N + c;
-      const bool term = p.terminated && p.terminated[i];
-      const bool trunc = p.truncated && p.truncated[i];
-      // ṽ_{t+1}: v_{t+1} inside an episode, else v'_t (0 after a termination).
-      const float boot = term                    ? 0.f
-                         : !trunc && t + 1 < p.T ? p.vs[i + N]
-                         : p.next_values         ? p.next_values[i]
-                         : trunc                 ? p.final_values[i]
-                                                 : last;
-      const double target = static_cast<double>(p.rewards[i]) + static_cast<double>(p.gamma.At(t, c)) * boot;
-      p.pg_advantages[i] = static_cast<float>(ClipRatio(ratio[t - lo], clip_pg) * (target - p.values[i]));
-    }
-  }
-}
 
 // A clip threshold: a finite number > 0.
 float ThresholdArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
@@ -254,14 +303,7 @@ Napi::Value VtraceBinding(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void VtraceCpu(const VtraceProblem& p) {
-  ReverseScan(VtraceScan{p}, p.T, p.N);
-  const size_t grain = std::max<size_t>(1, (size_t{1} << 15) / p.N);
-  ParallelFor(p.T, grain, [&p](size_t t0, size_t t1) {
-    if (p.N >= kNarrowColumns) return PgAdvantageRows(p, t0, t1);
-    for (size_t c = 0; c < p.N; ++c) PgAdvantageColumn(p, c, t0, t1);
-  });
-}
+void VtraceCpu(const VtraceProblem& p) { ReverseScan(VtraceScan{p}, p.T, p.N); }
 
 RLCORE_EXPORT(vtrace, VtraceBinding);
 

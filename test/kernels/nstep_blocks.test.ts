@@ -1,0 +1,79 @@
+// The block decomposition of nstepReturns (native/kernels/nstep_returns.cc, NstepBlocks): windows
+// composed from per-block suffix and prefix maps, on random episode patterns, window lengths
+// (1, around T, above T, not dividing T), column counts with remainders, one-column batches,
+// thread splits over columns and over time, and NaN/Inf beyond episode ends.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { nstepReturns, setNumThreads } from '../../src/index.js';
+import { nstepReturnsRef } from '../reference/nstep_returns.js';
+import { expectClose, randomF32, randomFlags, rng } from '../helpers.js';
+
+function batch(T: number, N: number, seed: number, pTerm: number, pTrunc: number) {
+  const rand = rng(seed);
+  return {
+    rewards: randomF32(T * N, rand),
+    values: randomF32(T * N, rand),
+    terminated: randomFlags(T * N, rand, pTerm),
+    truncated: randomFlags(T * N, rand, pTrunc),
+    lastValues: randomF32(N, rand),
+    finalValues: randomF32(T * N, rand),
+  };
+}
+
+describe('nstepReturns block decomposition', () => {
+  it('matches the direct window sums on random shapes, episode patterns, n and γ kinds', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 150 }),
+        fc.oneof(fc.constant(1), fc.constant(2), fc.constant(16), fc.constant(19), fc.integer({ min: 1, max: 40 })),
+        fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 200 })),
+        fc.integer(),
+        fc.constantFrom(0, 0.03, 0.3, 1),
+        fc.constantFrom(0, 0.03, 0.3),
+        fc.constantFrom('scalar', 'perStep', 'perStepAndEnv'),
+        fc.boolean(),
+        (T, N, n, seed, pTerm, pTrunc, kind, nextGiven) => {
+          const b = batch(T, N, seed, pTerm, pTrunc);
+          const rand = rng(seed ^ 0x6c078965);
+          const gamma = kind === 'scalar' ? Math.fround(0.93) : Float32Array.from({ length: kind === 'perStep' ? T : T * N }, () => rand());
+          const nextValues = nextGiven ? randomF32(T * N, rand) : undefined;
+          const got = nstepReturns({ shape: [T, N], ...b, nextValues, gamma, n });
+          expectClose(got.returns, nstepReturnsRef({ T, N, ...b, nextValues, gamma, n }), 1e-5, 1e-5);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('long columns and wide batches, split over time and over columns, are identical with 1 thread', () => {
+    for (const [T, N, n] of [[200_003, 1, 5], [50_001, 3, 64], [4_099, 67, 5], [2_000, 600, 7], [700, 33, 1000]] as const) {
+      const b = batch(T, N, T + N + n, 0.01, 0.005);
+      const pooled = nstepReturns({ shape: [T, N], ...b, gamma: 0.99, n }).returns;
+      expectClose(pooled, nstepReturnsRef({ T, N, ...b, gamma: Math.fround(0.99), n }), 1e-5, 1e-4);
+      setNumThreads(1);
+      try {
+        const single = nstepReturns({ shape: [T, N], ...b, gamma: 0.99, n }).returns;
+        expect(Array.from(single)).toEqual(Array.from(pooled));
+      } finally {
+        setNumThreads(2);
+      }
+    }
+  });
+
+  it('keeps NaN beyond an episode end out of every window, in every column path', () => {
+    for (const N of [1, 3, 16, 21]) {
+      const T = 37, n = 6;
+      const b = batch(T, N, 90 + N, 0, 0);
+      const rand = rng(N);
+      for (let k = 0; k < 12; k++) {
+        const t = 1 + Math.floor(rand() * (T - 2)), c = Math.floor(rand() * N);
+        b.terminated[t * N + c] = 1;
+        // (Not in values[t + 1]: that is v'_t, which the reference multiplies by 1 - term = 0.)
+        b.rewards[(t + 1) * N + c] = NaN;
+      }
+      const got = nstepReturns({ shape: [T, N], ...b, gamma: 0.9, n });
+      const want = nstepReturnsRef({ T, N, ...b, gamma: Math.fround(0.9), n });
+      expectClose(got.returns, want, 1e-5, 1e-5);
+    }
+  });
+});
