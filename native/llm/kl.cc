@@ -4,6 +4,7 @@
 // per-token reward penalty r_t − β k_t (PPO-style RLHF, Ouyang et al. 2022, arXiv:2203.02155).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "../core/binding.h"
@@ -23,6 +24,7 @@ template <KlEstimator K>
 void KlBlock(const float* lp, const float* ref, const uint8_t* mask, float* kl, float* grad, size_t c0, size_t c1,
              double* sum, double* count) {
   float scratch[kKlChunk];
+  uint32_t flag[kKlChunk];
   double s = 0.0;
   size_t c = 0;
   for (size_t i = c0; i < c1; i += kKlChunk) {
@@ -31,10 +33,20 @@ void KlBlock(const float* lp, const float* ref, const uint8_t* mask, float* kl, 
     float* g = grad ? grad + i : scratch;
     KlTermsF<K>(lp + i, ref + i, n, v, g);
     if (mask) {
+      // 32-bit flags keep the select loop one float vector wide (uint8 flags make GCC take 64
+      // tokens per iteration and spill).
       const uint8_t* m = mask + i;
-      for (size_t j = 0; j < n; ++j) v[j] = Select(m[j], v[j], 0.0f), g[j] = Select(m[j], g[j], 0.0f);
       uint32_t on = 0;
-      for (size_t j = 0; j < n; ++j) on += m[j] != 0;
+      for (size_t j = 0; j < n; ++j) flag[j] = m[j] != 0, on += flag[j];
+      for (size_t j = 0; j < n; ++j) {
+        const uint32_t keep = 0u - flag[j];
+        uint32_t vb, gb;
+        std::memcpy(&vb, &v[j], 4);
+        std::memcpy(&gb, &g[j], 4);
+        vb &= keep, gb &= keep;
+        std::memcpy(&v[j], &vb, 4);
+        std::memcpy(&g[j], &gb, 4);
+      }
       c += on;
     } else {
       c += n;
@@ -49,16 +61,9 @@ void TokenKlCpu(size_t M, const float* lp, const float* ref, const uint8_t* mask
   // Fixed blocks of 16k tokens, float64 block sums added in block order: thread-count independent.
   const size_t blocks = (M + kKlBlock - 1) / kKlBlock;
   std::vector<double> part(blocks * 2);
-  auto run = [&](size_t k0, size_t k1) {
-    for (size_t k = k0; k < k1; ++k) {
-      KlBlock<K>(lp, ref, mask, kl, grad, k * kKlBlock, std::min(M, (k + 1) * kKlBlock), &part[2 * k], &part[2 * k + 1]);
-    }
-  };
-  if (blocks == 1) {
-    run(0, 1);
-  } else {
-    ParallelFor(blocks, 1, run);
-  }
+  ForEachBlockDynamic(blocks, true, [&](size_t k) {
+    KlBlock<K>(lp, ref, mask, kl, grad, k * kKlBlock, std::min(M, (k + 1) * kKlBlock), &part[2 * k], &part[2 * k + 1]);
+  });
   double sum = 0.0, count = 0.0;
   for (size_t k = 0; k < blocks; ++k) sum += part[2 * k], count += part[2 * k + 1];
   stats[0] = count > 0.0 ? sum / count : 0.0;

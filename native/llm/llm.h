@@ -3,17 +3,55 @@
 // (napi-free). Reductions are float64 over blocks fixed by the shape alone, so results do not
 // depend on the thread count.
 #pragma once
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "../core/thread_pool.h"
 #include "../dist/fastmath.h"
 
 namespace rlcore {
 
 /// Rows per block for [B, T] token kernels: about 16k tokens, fixed by T alone (deterministic).
 inline size_t LlmRowsPerBlock(size_t T) { return T >= 16384 ? 1 : 16384 / T; }
+
+/// fn(k) for every block k in [0, blocks), on the pool when `parallel`. Threads claim blocks one
+/// at a time from a shared counter instead of taking fixed halves: on a shared machine a thread
+/// that is descheduled does less of the work instead of holding up the call. Each block writes
+/// its own outputs and partial sums, so results do not depend on which thread ran it.
+template <class F>
+void ForEachBlockDynamic(size_t blocks, bool parallel, const F& fn) {
+  const size_t workers = parallel ? std::min(blocks, static_cast<size_t>(NumThreads())) : 1;
+  if (workers <= 1) {
+    for (size_t k = 0; k < blocks; ++k) fn(k);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  ParallelFor(workers, 1, [&](size_t w0, size_t w1) {
+    for (size_t w = w0; w < w1; ++w)
+      for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < blocks;) fn(k);
+  });
+}
+
+/// SumF64 of three arrays in one pass (same lane order per array as SumF64, so the same
+/// results): three independent accumulator chains instead of three passes that each wait on
+/// the latency of their one chain.
+inline void Sum3F64(const float* x, const float* y, const float* z, size_t n, double* sx, double* sy, double* sz) {
+  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0}, c[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (size_t l = 0; l < 8; ++l) a[l] += static_cast<double>(x[i + l]);
+    for (size_t l = 0; l < 8; ++l) b[l] += static_cast<double>(y[i + l]);
+    for (size_t l = 0; l < 8; ++l) c[l] += static_cast<double>(z[i + l]);
+  }
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0;
+  for (; i < n; ++i) s0 += static_cast<double>(x[i]), s1 += static_cast<double>(y[i]), s2 += static_cast<double>(z[i]);
+  for (size_t l = 0; l < 8; ++l) s0 += a[l], s1 += b[l], s2 += c[l];
+  *sx = s0, *sy = s1, *sz = s2;
+}
 
 struct TokenLogProbsProblem {
   size_t M = 0, V = 0;
@@ -98,18 +136,28 @@ inline void KlTermF(KlEstimator kind, float logp, float ref, float* value, float
   }
 }
 
-/// KlTermF for n tokens with a fixed estimator: value[j], grad[j] from logp[j], ref[j]. Written
-/// as simple passes (the difference, then e^d on its own, then the selects) so that each
-/// vectorises; same float operations as KlTermF, so the same results.
+/// KlTermF for n tokens with a fixed estimator: value[j], grad[j] from logp[j], ref[j], in loops
+/// that vectorise. k3 takes e^d − 1 − d from ExpK3F (its exact-reduction polynomial for
+/// |d| < ½ ln 2 instead of KlTermF's Taylor series for |d| < ¼): equal within float32 rounding.
 template <KlEstimator K>
 inline void KlTermsF(const float* logp, const float* ref, size_t n, float* value, float* grad) {
-  for (size_t j = 0; j < n; ++j) grad[j] = ref[j] - logp[j];
   if (K == KlEstimator::kK3) {
+    // One pass: ExpK3F gives e^d − 1 − d without a separate series (GCC vectorises it fused
+    // with these selects, as in the policy-loss pass).
     for (size_t j = 0; j < n; ++j) {
-      const float raw = grad[j];
-      value[j] = ExpF(raw < -20.0f ? -20.0f : (raw > 20.0f ? 20.0f : raw));
+      const float raw = ref[j] - logp[j];
+      const float inside = (raw > -20.0f && raw < 20.0f) ? 1.0f : 0.0f;
+      const float d = raw < -20.0f ? -20.0f : (raw > 20.0f ? 20.0f : raw);
+      float k3;
+      ExpK3F(d, &k3);
+      k3 = k3 > 0.0f ? k3 : 0.0f;
+      const float keep = k3 > 10.0f ? 0.0f : 1.0f;
+      value[j] = k3 > 10.0f ? 10.0f : k3;
+      grad[j] = -(d + k3) * inside * keep;
     }
+    return;
   }
+  for (size_t j = 0; j < n; ++j) grad[j] = ref[j] - logp[j];
   for (size_t j = 0; j < n; ++j) {
     const float raw = grad[j];
     const float inside = (raw > -20.0f && raw < 20.0f) ? 1.0f : 0.0f;

@@ -23,8 +23,10 @@
 // in sequence b, C a constant): tokenMean 1/N; seqMeanTokenMean 1/(S n_b); seqMeanTokenSum 1/S;
 // tokenSumNorm 1/C (Dr. GRPO, Liu et al. 2025, arXiv:2503.20783). k is k1, k2 or k3 (llm.h).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -46,14 +48,8 @@ constexpr size_t kChunk = 512;
 template <class F>
 void ForLlmBlocks(size_t B, size_t T, const F& fn) {
   const size_t rpb = LlmRowsPerBlock(T), blocks = (B + rpb - 1) / rpb;
-  auto run = [&](size_t k0, size_t k1) {
-    for (size_t k = k0; k < k1; ++k) fn(k, k * rpb, std::min(B, (k + 1) * rpb));
-  };
-  if (blocks == 1 || B * T < (size_t{1} << 15)) {
-    run(0, blocks);
-  } else {
-    ParallelFor(blocks, 1, run);
-  }
+  ForEachBlockDynamic(blocks, B * T >= (size_t{1} << 15),
+                      [&](size_t k) { fn(k, k * rpb, std::min(B, (k + 1) * rpb)); });
 }
 
 size_t NumBlocks(size_t B, size_t T) {
@@ -67,6 +63,19 @@ void Sum(const std::vector<double>& part, size_t width, double* total) {
     for (size_t i = 0; i < width; ++i) total[i] += part[k * width + i];
 }
 
+// Σ x[i] over the tokens with mask[i] != 0 (all when mask is null), float64 lanes like SumF64.
+double MaskedSumF64(const float* x, const uint8_t* mask, size_t n) {
+  if (!mask) return SumF64(x, n);
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (size_t l = 0; l < 8; ++l) lane[l] += static_cast<double>(Select(mask[i + l], x[i + l], 0.0f));
+  double s = 0.0;
+  for (; i < n; ++i) s += static_cast<double>(Select(mask[i], x[i], 0.0f));
+  for (size_t l = 0; l < 8; ++l) s += lane[l];
+  return s;
+}
+
 // Tokens chosen by Clip-Cov / KL-Cov (1 = selected); returns how many. The covariance is read
 // first: only the few tokens inside Clip-Cov's window need their ratio.
 size_t CovSelect(const PolicyLossProblem& p, double N, double mean_a, double mean_lp, std::vector<uint8_t>& sel) {
@@ -76,18 +85,52 @@ size_t CovSelect(const PolicyLossProblem& p, double N, double mean_a, double mea
   auto adv = [&](size_t i) { return static_cast<double>(p.seq_advantages ? p.advantages[i / T] : p.advantages[i]); };
   auto cov = [&](size_t i) { return (adv(i) - mean_a) * (static_cast<double>(p.log_prob[i]) - mean_lp); };
   if (p.kind == PolicyLossKind::kClipCov) {
-    // Candidates: inside (lb, ub) and not already clipped by PPO (as in the paper's code).
+    // Candidates: inside (lb, ub) and not already clipped by PPO (as in the paper's code). Each
+    // block lists its own in index order, in parallel; joined in block order the list is the
+    // one a sequential scan makes. The window test is vectorised (float64) per chunk; only the
+    // few tokens inside it need their ratio.
+    const size_t rpb = LlmRowsPerBlock(T), nb = (B + rpb - 1) / rpb;
+    std::vector<std::vector<size_t>> found(nb);
+    std::atomic<bool> failed{false};
+    const double lo = 1.0 - p.clip_low, hi = 1.0 + p.clip_high, lb = p.cov_lb, ub = p.cov_ub;
+    ForLlmBlocks(B, T, [&](size_t blk, size_t b0, size_t b1) {
+      uint32_t in[kChunk];
+      float rf[kChunk], ab[kChunk];
+      size_t idx[kChunk];
+      std::vector<size_t>& out = found[blk];
+      for (size_t i0 = b0 * T; i0 < b1 * T; i0 += kChunk) {
+        const size_t n = std::min(kChunk, b1 * T - i0);
+        const float *LP = p.log_prob + i0, *OL = p.old_log_prob + i0, *A = p.advantages + i0;
+        if (p.seq_advantages) {
+          for (size_t j = 0; j < n; ++j) ab[j] = p.advantages[(i0 + j) / T];
+          A = ab;
+        }
+        for (size_t j = 0; j < n; ++j) rf[j] = ExpF(LP[j] - OL[j]);
+        for (size_t j = 0; j < n; ++j) {  // branch-free, vectorised in float64
+          const double a = A[j], c = (a - mean_a) * (static_cast<double>(LP[j]) - mean_lp);
+          const double r = rf[j], rl = r < lo ? lo : r, rc = rl > hi ? hi : rl;
+          in[j] = (c > lb) & (c < ub) & !(-a * rc > -a * r);
+        }
+        if (p.mask) {
+          const uint8_t* M = p.mask + i0;
+          for (size_t j = 0; j < n; ++j) in[j] &= M[j] != 0;
+        }
+        size_t cnt = 0;
+        for (size_t j = 0; j < n; ++j) idx[cnt] = i0 + j, cnt += in[j];  // compaction without branches
+        try {  // nothing may throw inside ParallelFor: report after it
+          out.insert(out.end(), idx, idx + cnt);
+        } catch (...) {
+          failed.store(true);
+          return;
+        }
+      }
+    });
+    if (failed.load()) throw std::bad_alloc();
     std::vector<size_t> cand;
-    const double lo = 1.0 - p.clip_low, hi = 1.0 + p.clip_high;
-    for (size_t i = 0; i < B * T; ++i) {
-      if (p.mask && !p.mask[i]) continue;
-      const double c = cov(i);
-      if (!(c > p.cov_lb && c < p.cov_ub)) continue;
-      const double a = adv(i), r = ExpF(p.log_prob[i] - p.old_log_prob[i]);
-      const double rc = std::min(std::max(r, lo), hi);
-      if (-a * rc > -a * r) continue;
-      cand.push_back(i);
-    }
+    size_t total = 0;
+    for (const auto& f : found) total += f.size();
+    cand.reserve(total);
+    for (const auto& f : found) cand.insert(cand.end(), f.begin(), f.end());
     const size_t take = std::min(k, cand.size());
     RandomStream rs(p.seed, 0);
     for (size_t i = 0; i < take; ++i) {  // partial Fisher–Yates on a seeded Philox stream
@@ -275,9 +318,10 @@ void MainPassBlock(const PolicyLossProblem& p, const MainPassArgs& c, size_t b0,
         const double hs = SumF64(kv, n);
         acc[kHW] += w * hs, acc[kHTok] += hs;
       }
-      row_pol += SumF64(l, n);
+      double sl, sa, sr;
+      Sum3F64(l, ak, rm, n, &sl, &sa, &sr);
+      row_pol += sl, acc[kApprox] += sa, acc[kRatio] += sr;
       if (kGspoK) gspo_g += SumF64(g, n);
-      acc[kApprox] += SumF64(ak, n), acc[kRatio] += SumF64(rm, n);
       if (p.grad_entropy) {
         float* GE = p.grad_entropy + base;
         for (size_t j = 0; j < n; ++j) GE[j] = Select(M[j], hw, 0.0f);
@@ -317,12 +361,10 @@ void PolicyLossCpu(const PolicyLossProblem& p) {
         c = 0;
         for (size_t t = 0; t < T; ++t) c += p.mask[b * T + t] != 0;
       }
-      if (cov_kind) {
-        for (size_t t = 0; t < T; ++t) {
-          const size_t i = b * T + t;
-          if (p.mask && !p.mask[i]) continue;
-          sa += p.seq_advantages ? p.advantages[b] : p.advantages[i], sl += p.log_prob[i];
-        }
+      if (cov_kind) {  // masked sums in float64 lanes (vectorised), a fixed order per row
+        const uint8_t* M = p.mask ? p.mask + b * T : nullptr;
+        sl += MaskedSumF64(p.log_prob + b * T, M, T);
+        sa += p.seq_advantages ? static_cast<double>(p.advantages[b]) * c : MaskedSumF64(p.advantages + b * T, M, T);
       }
       len[b] = c;
       n += c, s += c > 0 ? 1 : 0;

@@ -1,7 +1,7 @@
 import { resolveDevice, type Device } from '../device.js';
 import { RlcoreError } from '../errors.js';
 import { native } from '../native.js';
-import { checkArray, checkNoAlias, checkSize, outArray, requireArray, shapeText } from '../validate.js';
+import { checkArray, checkSize, outArray, requireArray, shapeText } from '../validate.js';
 import type { KlEstimatorKind } from './policy_loss.js';
 
 /** Inputs of {@link tokenKl}. */
@@ -60,15 +60,14 @@ export function tokenKl(options: TokenKlOptions): TokenKlResult {
   if (o === null || typeof o !== 'object') throw new RlcoreError('ERR_ARG', `${k}: expected an options object`);
   if (!(o.logProb instanceof Float32Array)) throw new RlcoreError(o.logProb === undefined ? 'ERR_ARG' : 'ERR_DTYPE', `${k}: logProb must be a Float32Array of shape [M]`);
   const M = checkSize(k, 'logProb.length (M)', o.logProb.length);
-  const m1 = shapeText(['M'], [M]);
+  const m1 = () => shapeText(['M'], [M]); // built only for an error message
   const refLogProb = requireArray(k, 'refLogProb', o.refLogProb, Float32Array, M, m1);
   const mask = checkArray(k, 'mask', o.mask, Uint8Array, M, m1, true);
   const est = ['k1', 'k2', 'k3'].indexOf(o.estimator ?? 'k3');
   if (est < 0) throw new RlcoreError('ERR_ARG', `${k}: estimator must be 'k1', 'k2' or 'k3'; received ${JSON.stringify(o.estimator)}`);
   const kl = outArray(k, 'out.kl', o.out?.kl, Float32Array, M, m1);
   const grad = o.grad ? outArray(k, 'out.grad', o.out?.grad, Float32Array, M, m1) : undefined;
-  checkNoAlias(k, 'out.kl', kl, { logProb: o.logProb, refLogProb, mask, 'out.grad': grad });
-  if (grad) checkNoAlias(k, 'out.grad', grad, { logProb: o.logProb, refLogProb, mask });
+  // Outputs that share memory with an input or with each other: the binding refuses them (ERR_ARG).
   const stats = new Float64Array(2);
   native().tokenKl(M, o.logProb, refLogProb, mask, est, kl, grad, stats, resolveDevice(o.device) === 'cuda', false);
   const r: TokenKlResult = { kl, mean: stats[0] };

@@ -2,7 +2,7 @@ import { resolveDevice, type Device } from '../device.js';
 import { RlcoreError } from '../errors.js';
 import { isSeed } from '../envs/random.js';
 import { native } from '../native.js';
-import { checkArray, checkNoAlias, checkNumber, checkShape, outArray, requireArray, shapeText } from '../validate.js';
+import { checkArray, checkNumber, checkShape, outArray, requireArray, shapeText } from '../validate.js';
 
 /** Which token-level policy objective {@link policyLoss} computes; see there for the formulas. */
 export type PolicyLossKind = 'ppo' | 'cispo' | 'gspo' | 'clipCov' | 'klCov';
@@ -124,15 +124,15 @@ function prepare(isAsync: boolean, o: PolicyLossOptions) {
   if (o === null || typeof o !== 'object') throw new RlcoreError('ERR_ARG', `${k}: expected an options object`);
   const [B, T] = checkShape(k, 'shape', o.shape, ['B', 'T']);
   const n = B * T;
-  const bt = shapeText(['B', 'T'], [B, T]);
+  const bt = () => shapeText(['B', 'T'], [B, T]); // built only for an error message
   const logProb = requireArray(k, 'logProb', o.logProb, Float32Array, n, bt);
   const oldLogProb = requireArray(k, 'oldLogProb', o.oldLogProb, Float32Array, n, bt);
   if (!(o.advantages instanceof Float32Array)) {
-    throw new RlcoreError(o.advantages === undefined ? 'ERR_ARG' : 'ERR_DTYPE', `${k}: advantages must be a Float32Array of shape [B, T] or [B] (${bt})`);
+    throw new RlcoreError(o.advantages === undefined ? 'ERR_ARG' : 'ERR_DTYPE', `${k}: advantages must be a Float32Array of shape [B, T] or [B] (${bt()})`);
   }
   const advantages = o.advantages;
   if (advantages.length !== n && advantages.length !== B) {
-    throw new RlcoreError('ERR_SHAPE', `${k}: advantages must have ${n} ([B, T]) or ${B} ([B]) elements (${bt}); received ${advantages.length}`);
+    throw new RlcoreError('ERR_SHAPE', `${k}: advantages must have ${n} ([B, T]) or ${B} ([B]) elements (${bt()}); received ${advantages.length}`);
   }
   const mask = checkArray(k, 'mask', o.mask, Uint8Array, n, bt, true);
   const refLogProb = checkArray(k, 'refLogProb', o.refLogProb, Float32Array, n, bt, true);
@@ -159,9 +159,7 @@ function prepare(isAsync: boolean, o: PolicyLossOptions) {
   if (!isSeed(seed)) throw new RlcoreError('ERR_RANGE', `${k}: seed must be an integer in [0, 2^53); received ${String(seed)}`);
   const gradLogProb = outArray(k, 'out.gradLogProb', o.out?.gradLogProb, Float32Array, n, bt);
   const gradEntropy = entropy ? outArray(k, 'out.gradEntropy', o.out?.gradEntropy, Float32Array, n, bt) : undefined;
-  const inputs = { logProb, oldLogProb, advantages, mask, refLogProb, rolloutLogProb, entropy };
-  checkNoAlias(k, 'out.gradLogProb', gradLogProb, { ...inputs, 'out.gradEntropy': gradEntropy });
-  if (gradEntropy) checkNoAlias(k, 'out.gradEntropy', gradEntropy, inputs);
+  // Outputs that share memory with an input or with each other: the binding refuses them (ERR_ARG).
   const stats = isAsync ? new Float64Array(16) : SYNC_STATS;
   const useCuda = resolveDevice(o.device) === 'cuda';
   return {

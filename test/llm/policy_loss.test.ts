@@ -198,6 +198,36 @@ describe('policyLoss', () => {
     expect(Array.from(other.gradLogProb)).not.toEqual(Array.from(cc.gradLogProb));
   });
 
+  it('Clip-Cov over several row blocks (parallel candidate lists): only in-window unclipped tokens, k of them, thread-count independent', () => {
+    for (const [B, T, seqAdv, seed] of [[80, 600, false, 5], [70, 1000, true, 6], [40, 17000, false, 7]] as const) {
+      const b = batch(B, T, seed, 0.3, 0.9);
+      const adv = seqAdv ? b.seqAdvantages.map((v) => v * 4) : b.advantages.map((v) => v * 4);
+      const a = (i: number) => (seqAdv ? adv[Math.floor(i / T)] : adv[i]);
+      const opts = { shape: [B, T] as [number, number], logProb: b.logProb, oldLogProb: b.oldLogProb, advantages: adv, mask: b.mask, covRatio: 0.002, covBounds: [0.5, 5] as [number, number], clipHigh: 0.28 };
+      const cc = policyLoss({ ...opts, loss: 'clipCov', seed: 9 });
+      const ppo = policyLoss({ ...opts, loss: 'ppo' });
+      let n = 0, ma = 0, ml = 0;
+      for (let i = 0; i < B * T; i++) if (b.mask[i]) n++, (ma += a(i)), (ml += b.logProb[i]);
+      ma /= n, ml /= n;
+      let detached = 0;
+      for (let i = 0; i < B * T; i++) {
+        if (cc.gradLogProb[i] === ppo.gradLogProb[i]) continue;
+        detached++;
+        expect(cc.gradLogProb[i]).toBe(0);
+        const c = (a(i) - ma) * (b.logProb[i] - ml), r = Math.exp(b.logProb[i] - b.oldLogProb[i]);
+        expect(b.mask[i]).toBe(1);
+        expect(c > 0.5 - 1e-9 && c < 5 + 1e-9).toBe(true);
+        expect(-a(i) * Math.min(Math.max(r, 0.8), 1.28) <= -a(i) * r + 1e-6).toBe(true);
+      }
+      expect(detached).toBe(Math.floor(0.002 * n));
+      native().setNumThreads(1);
+      const one = policyLoss({ ...opts, loss: 'clipCov', seed: 9 });
+      native().setNumThreads(2);
+      expect(one.loss).toBe(cc.loss);
+      expect(Array.from(one.gradLogProb).every((v, i) => v === cc.gradLogProb[i])).toBe(true);
+    }
+  });
+
   it('multi-chunk rows (T > 512, ragged), with and without a mask: loss, gradient and statistics match float64', () => {
     for (const [B, T, seed] of [[3, 700, 1], [2, 1100, 2], [5, 513, 3]]) {
       const b = batch(B, T, seed, 0.6);
