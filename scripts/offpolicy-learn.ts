@@ -1,8 +1,9 @@
 // Full learning runs of the off-policy algorithms through AlgorithmRun, for bench/RESULTS.md:
 //   npx tsx scripts/offpolicy-learn.ts dqn CartPole-v1 1 [key=value ...]
 // Prints progress every 10 iterations and, at the end, the mean of the last 100 and last 10
-// episodic returns, the best 10-episode mean seen, the wall time, and the mean return of 20
-// greedy evaluation episodes (eval20).
+// episodic returns, the best 10-episode mean seen and the step (to the iteration) it was seen at
+// (best10Step), the wall time and environment steps per second (sps; after learning starts each
+// step is one critic update), and the mean return of 20 greedy evaluation episodes (eval20).
 import { dqn } from '../src/algos/dqn.js';
 import { sac } from '../src/algos/sac.js';
 import { td3 } from '../src/algos/td3.js';
@@ -23,14 +24,14 @@ for (const kv of rest) {
 const run = spec.create(config);
 const returns: number[] = [];
 const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / Math.max(a.length, 1);
-let best10 = -Infinity, it = 0;
+let best10 = -Infinity, best10Step = 0, it = 0;
 const t0 = performance.now();
 while (run.globalStep < config.totalSteps) {
   const m = await run.iterate();
   const ep = run.drainEpisodes();
   for (const r of ep.returns) {
     returns.push(r);
-    if (returns.length >= 10) best10 = Math.max(best10, mean(returns.slice(-10)));
+    if (returns.length >= 10 && mean(returns.slice(-10)) > best10) (best10 = mean(returns.slice(-10))), (best10Step = run.globalStep);
   }
   if (++it % 10 === 0) {
     const sm = Object.entries(m).map(([k, v]) => `${k}=${Number(v).toPrecision(4)}`).join(' ');
@@ -53,4 +54,4 @@ while (evalReturns.length < 20) {
 }
 env.close();
 run.close();
-console.log(JSON.stringify({ algo, envId, seed: config.seed, steps: run.globalStep, episodes: returns.length, last100: mean(returns.slice(-100)), last10: mean(returns.slice(-10)), best10, maxReturn: Math.max(...returns), seconds: secs, eval20: mean(evalReturns) }));
+console.log(JSON.stringify({ algo, envId, seed: config.seed, steps: run.globalStep, episodes: returns.length, last100: mean(returns.slice(-100)), last10: mean(returns.slice(-10)), best10, best10Step, maxReturn: Math.max(...returns), seconds: secs, sps: run.globalStep / secs, eval20: mean(evalReturns) }));

@@ -8,6 +8,7 @@ import { RandomStream } from '../envs/random.js';
 import { Box } from '../envs/spaces.js';
 import { Mlp, type Sequential } from '../nn/mlp.js';
 import { Adam } from '../nn/optim.js';
+import { TwinCritic } from '../nn/twin_critic.js';
 import type { Tensor } from '../nn/safetensors.js';
 import { squashedGaussianBackward, squashedGaussianSample } from '../dist/squashed_gaussian.js';
 import { tdLoss } from '../losses/td.js';
@@ -15,7 +16,12 @@ import { ReplayBuffer, type ReplayBatch } from '../replay/replay.js';
 import { Collector, replayFromTensor, replayTensor, type CollectorState, prepareNetsRestore, prepareOptimizerRestore } from '../replay/collector.js';
 import { checkNumber, checkSize } from '../validate.js';
 
-/** SAC hyperparameters (CleanRL's defaults). */
+/**
+ * SAC hyperparameters (CleanRL's defaults). On Pendulum-v1, RL Baselines3 Zoo's setting
+ * (hyperparams/sac.yml: learning rate 1e-3 for actor, critics and α) learned no better than these
+ * in 50k-step runs (seeds 1–3: last-100 mean −134/−149/−155 against −134/−145/−158), so the
+ * defaults stay CleanRL's for every environment.
+ */
 export interface SacConfig extends CommonConfig {
   /** Replay capacity; 1 000 000. */
   bufferSize: number;
@@ -134,6 +140,9 @@ class SacRun implements AlgorithmRun {
   private readonly q1t: Sequential;
   private readonly q2t: Sequential;
   private readonly opts: Array<[string, Adam]>;
+  // Both critics (and both targets) in one native call, one per pool thread; null: the kernels
+  // one by one (the reference the tests compare it with, bit for bit).
+  private twin: { online: TwinCritic; target: TwinCritic } | null;
   private readonly logAlpha = { params: new Float32Array(1), grads: new Float32Array(1) };
   private rb: ReplayBuffer;
   private readonly batch: ReplayBatch;
@@ -170,6 +179,10 @@ class SacRun implements AlgorithmRun {
       ['q2', new Adam(this.q2, { lr: c.qLr })],
       ['logAlpha', new Adam(this.logAlpha, { lr: c.qLr })],
     ];
+    this.twin = {
+      online: new TwinCritic({ q1: this.q1, q2: this.q2, q1Optimizer: this.opt('q1'), q2Optimizer: this.opt('q2') }),
+      target: new TwinCritic({ q1: this.q1t, q2: this.q2t }),
+    };
     this.rb = new ReplayBuffer({ capacity: c.bufferSize, obsDim: D, actionDim: A, numEnvs: c.numEnvs, seed: c.seed });
     this.batch = this.rb.allocateBatch(c.batchSize);
     this.s = scratch(c.batchSize, c.numEnvs, D, A);
@@ -263,10 +276,17 @@ class SacRun implements AlgorithmRun {
     const b = this.rb.sample(B, { nStep: c.nStep, gamma: c.gamma }, this.batch);
     const next = this.policy(b.nextObservations, B, false);
     const xn = this.concat(b.nextObservations, next.actions, B);
-    const q1n = this.q1t.forward(xn, s.q1), q2n = this.q2t.forward(xn, s.q2);
+    let q1n: Float32Array = s.q1, q2n: Float32Array = s.q2;
+    if (this.twin) this.twin.target.forward(xn, q1n, q2n);
+    else (q1n = this.q1t.forward(xn, s.q1)), (q2n = this.q2t.forward(xn, s.q2));
     const alpha = this.alpha;
     for (let i = 0; i < B; i++) s.y[i] = b.rewards[i] + b.discounts[i] * (1 - b.terminated[i]) * (Math.min(q1n[i], q2n[i]) - alpha * next.logProb[i]);
     const x = this.concat(b.observations, b.actions as Float32Array, B);
+    if (this.twin) {
+      const t = this.twin.online.train(x, s.y, s.q1, s.q2, s.gradQ, s.gradQ2);
+      this.updates++;
+      return 0 + t.loss1 + t.loss2;
+    }
     let loss = 0;
     for (const [net, name] of [[this.q1, 'q1'], [this.q2, 'q2']] as const) {
       const q = net.forwardTrain(x, s.q1);
@@ -287,14 +307,19 @@ class SacRun implements AlgorithmRun {
     const pi = this.policy(b.observations, B, true);
     const x = this.concat(b.observations, pi.actions, B);
     // ∂ min(Q1, Q2)/∂a: through whichever critic is smaller on each row.
-    const q1 = Float32Array.from(this.q1.forwardTrain(x, s.q1)), q2 = this.q2.forwardTrain(x, s.q2);
+    let q1: Float32Array, q2: Float32Array;
+    if (this.twin) this.twin.online.inputGrad(x, (q1 = s.q1), (q2 = s.q2), s.gradQ, s.gradQ2, s.gradIn, s.gradIn2);
+    else (q1 = Float32Array.from(this.q1.forwardTrain(x, s.q1))), (q2 = this.q2.forwardTrain(x, s.q2));
     const alpha = this.alpha;
     let loss = 0;
     s.gradActions.fill(0);
     for (const [net, q, mine] of [[this.q1, q1, true], [this.q2, q2, false]] as const) {
-      for (let i = 0; i < B; i++) s.gradQ[i] = (q1[i] <= q2[i]) === mine ? 1 : 0;
-      net.backward(s.gradQ.subarray(0, B), s.gradIn.subarray(0, B * (D + A)), false);
-      for (let i = 0; i < B; i++) for (let j = 0; j < A; j++) s.gradActions[i * A + j] -= (s.gradIn[i * (D + A) + D + j] * this.scale[j]) / B;
+      const gIn = this.twin ? (mine ? s.gradIn : s.gradIn2) : s.gradIn;
+      if (!this.twin) {
+        for (let i = 0; i < B; i++) s.gradQ[i] = (q1[i] <= q2[i]) === mine ? 1 : 0;
+        net.backward(s.gradQ.subarray(0, B), s.gradIn.subarray(0, B * (D + A)), false);
+      }
+      for (let i = 0; i < B; i++) for (let j = 0; j < A; j++) s.gradActions[i * A + j] -= (gIn[i * (D + A) + D + j] * this.scale[j]) / B;
     }
     for (let i = 0; i < B; i++) loss += (alpha * pi.logProb[i] - Math.min(q1[i], q2[i])) / B;
     const g = squashedGaussianBackward({
@@ -415,8 +440,8 @@ function scratch(B: number, N: number, D: number, A: number) {
   return {
     actorOut: new Float32Array(R * 2 * A), mean: new Float32Array(R * A), logStd: new Float32Array(R * A), squashed: new Float32Array(R * A),
     noise: new Float32Array(R * A), logProb: new Float32Array(R), envActions: new Float32Array(R * A), qIn: new Float32Array(R * (D + A)),
-    q1: new Float32Array(B), q2: new Float32Array(B), y: new Float32Array(B), yOut: new Float32Array(B), gradQ: new Float32Array(B),
-    tdAbs: new Float32Array(B), gradIn: new Float32Array(B * (D + A)), gradActions: new Float32Array(B * A), gradMean: new Float32Array(B * A),
+    q1: new Float32Array(B), q2: new Float32Array(B), y: new Float32Array(B), yOut: new Float32Array(B), gradQ: new Float32Array(B), gradQ2: new Float32Array(B),
+    tdAbs: new Float32Array(B), gradIn: new Float32Array(B * (D + A)), gradIn2: new Float32Array(B * (D + A)), gradActions: new Float32Array(B * A), gradMean: new Float32Array(B * A),
     gradLogStd: new Float32Array(B * A), gradActor: new Float32Array(B * 2 * A), pinkNoise: new Float32Array(N * A),
   };
 }
