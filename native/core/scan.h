@@ -26,7 +26,8 @@
 //
 // And, where AVX-512 is compiled in, Coefs16/Write16 (see simd_scan.h): the writing scan then
 // runs 16 columns at a time by hand, Rows<true> only covers the remaining columns; and
-// Coefs8/Write8, used by Column<true> of one-column batches (8 steps per vector).
+// Coefs8/Write8, which scan one-column batches 8 steps per vector (Column<true> then only does
+// the first T mod 8 steps).
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -146,9 +147,19 @@ template <class K>
 void ReverseScan(const K& k, size_t T, size_t N) {
   const size_t threads = static_cast<size_t>(NumThreads());
   const bool stream = T * N >= simd::kStreamElements;
+#if RLCORE_SCAN_SIMD
   // One column with the in-register scan (simd_scan.h): one pass at memory speed on one thread
-  // beats the two-pass split below.
-  if (threads <= 1 || T * N < (1u << 16) || (N == 1 && HasCoefs8<K>::value)) {
+  // beats the two-pass split below. Column<true> finishes the (fewer than 8) first steps.
+  if constexpr (HasCoefs8<K>::value) {
+    if (N == 1) {
+      double y = k.Boundary(0);
+      const size_t rest = simd::ScanColumn8(k, 0, T, &y, stream);
+      if (rest > 0) k.template Column<true>(0, 0, rest, &y, nullptr);
+      return;
+    }
+  }
+#endif
+  if (threads <= 1 || T * N < (1u << 16)) {
     ReverseScanSerial(k, T, 0, N, stream);
     return;
   }

@@ -47,16 +47,6 @@ inline __m512 Narrow(__m512d lo, __m512d hi) {
   return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
 }
 
-/// One scan step on 16 columns: y = a + c * s with the float64 state s[0..16) updated in place;
-/// returns y rounded to float32. Same arithmetic as ScanApply<true> in scan.h.
-inline __m512 Step16(__m512 a, __m512 c, double* __restrict s) {
-  const __m512d lo = _mm512_fmadd_pd(LowHalf(c), _mm512_loadu_pd(s), LowHalf(a));
-  const __m512d hi = _mm512_fmadd_pd(HighHalf(c), _mm512_loadu_pd(s + 8), HighHalf(a));
-  _mm512_storeu_pd(s, lo);
-  _mm512_storeu_pd(s + 8, hi);
-  return Narrow(lo, hi);
-}
-
 /// 16 columns [n, n + 16) of a StepParam (step_param.h) at step t.
 template <class Param>
 inline __m512 Param16(const Param& q, size_t t, size_t n) {
@@ -65,9 +55,12 @@ inline __m512 Param16(const Param& q, size_t t, size_t n) {
   return _mm512_set1_ps(q.values[t * q.stride_t]);
 }
 
-/// The coefficients of y[t] = a + c * y[t + 1] for 16 columns.
+/// The coefficients of y[t] = a + c * y[t + 1] for 16 columns, a in float64 halves (columns
+/// n..n+8 and n+8..n+16). Kernels whose writes need more derive from it.
 struct Coefs16 {
-  __m512 a, c;
+  __m512d a_lo, a_hi;
+  __m512 c;
+  static Coefs16 Of(__m512 a, __m512 c) { return {LowHalf(a), HighHalf(a), c}; }
 };
 
 /// Stores 16 floats; with `stream`, as streaming stores of the widest size the address allows
@@ -109,7 +102,8 @@ inline __m256 Param8(const Param& q, size_t t) {
   return _mm256_loadu_ps(q.values + t * q.stride_t);
 }
 
-/// The coefficients of y[t] = a + c * y[t + 1] for 8 consecutive steps of one column.
+/// The coefficients of y[t] = a + c * y[t + 1] for 8 consecutive steps of one column. Kernels
+/// whose writes need more derive from it.
 struct Coefs8 {
   __m512d a, c;
 };
@@ -139,20 +133,25 @@ inline void Store8(float* p, __m256 x, bool stream) {
   else _mm256_storeu_ps(p, x);
 }
 
-/// Column<true> of a one-column batch for kernels that provide
-///   Coefs8 Coefs8(size_t t) const;                          // a, c of steps [t, t + 8)
-///   void Write8(size_t t, __m512d y, bool stream) const;     // write outputs from y[t .. t+8)
+/// The scan of a one-column batch for kernels that provide
+///   Q Coefs8(size_t t) const;  // Q: Coefs8 or derived; a, c of steps [t, t + 8)
+///   void Write8(size_t t, const Q& q, __m512d y, __m512d y_next, bool stream) const;
+/// with y = y[t .. t+8) and y_next = y[t+1 .. t+9) in float64 (writes that bootstrap from the
+/// next step's result, as V-trace's policy-gradient advantages, read y_next; others ignore it).
 /// Scans steps [t_lo, t_hi) down from t_hi in blocks of 8 with *s = y[t_hi]; returns t such that
 /// steps [t_lo, t) are left (fewer than 8) and *s = y[t].
 template <class K>
 size_t ScanColumn8(const K& kernel, size_t t_lo, size_t t_hi, double* s, bool stream) {
   const K k = kernel;  // see ScanRows16
+  const __m512i shift = _mm512_set_epi64(8, 7, 6, 5, 4, 3, 2, 1);  // lane i <- y lane i+1; lane 7 <- y[t+8]
   __m512d carry = _mm512_set1_pd(*s);
   size_t t = t_hi;
   while (t >= t_lo + 8) {
     t -= 8;
-    const Coefs8 q = k.Coefs8(t);
-    k.Write8(t, ReverseScan8(q.a, q.c, carry), stream);
+    const auto q = k.Coefs8(t);
+    const __m512d after = carry;
+    const __m512d y = ReverseScan8(q.a, q.c, carry);
+    k.Write8(t, q, y, _mm512_permutex2var_pd(y, shift, after), stream);
   }
   *s = _mm512_cvtsd_f64(carry);
   Fence(stream);
@@ -165,10 +164,12 @@ constexpr size_t kStripElements = size_t{1} << 16;
 
 /// The 16-column part of Rows<true> for kernels (held by value: the problem, not a reference to
 /// it, see below) that provide
-///   Coefs16 Coefs16(size_t t, size_t n) const;              // a, c of columns [n, n + 16) at step t
-///   void Write16(size_t t, size_t n, __m512 y, bool stream) const;  // write outputs from y[t]
-/// Scans the leading multiple of 16 of columns [n0, n1) over steps [t_lo, t_hi) and returns
-/// how many columns it did; s0 holds y[t_hi] of each column and receives y[t_lo].
+///   Q Coefs16(size_t t, size_t n) const;  // Q: Coefs16 or derived; columns [n, n + 16) at step t
+///   void Write16(size_t t, size_t n, const Q& q, __m512 y, __m512 y_next, bool stream) const;
+/// with y = y[t] and y_next = y[t + 1] rounded to float32 (y_next is s0 at t = t_hi - 1; writes
+/// that do not bootstrap from the next step ignore it, and the compiler drops it). Scans the
+/// leading multiple of 16 of columns [n0, n1) over steps [t_lo, t_hi) and returns how many
+/// columns it did; s0 holds y[t_hi] of each column and receives y[t_lo].
 template <class K>
 size_t ScanRows16(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, bool stream) {
   // A local copy: the intrinsics' stores may alias anything, so fields read through a reference
@@ -178,11 +179,14 @@ size_t ScanRows16(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n
   if (!stream && (t_hi - t_lo) * w16 <= kStripElements) {
     for (size_t j = 0; j < w16; j += kLanes) {
       __m512d lo = _mm512_loadu_pd(s0 + j), hi = _mm512_loadu_pd(s0 + j + 8);
+      __m512 y_next = Narrow(lo, hi);
       for (size_t t = t_hi; t-- > t_lo;) {
-        const Coefs16 q = k.Coefs16(t, n0 + j);
-        lo = _mm512_fmadd_pd(LowHalf(q.c), lo, LowHalf(q.a));
-        hi = _mm512_fmadd_pd(HighHalf(q.c), hi, HighHalf(q.a));
-        k.Write16(t, n0 + j, Narrow(lo, hi), false);
+        const auto q = k.Coefs16(t, n0 + j);
+        lo = _mm512_fmadd_pd(LowHalf(q.c), lo, q.a_lo);
+        hi = _mm512_fmadd_pd(HighHalf(q.c), hi, q.a_hi);
+        const __m512 y = Narrow(lo, hi);
+        k.Write16(t, n0 + j, q, y, y_next, false);
+        y_next = y;
       }
       _mm512_storeu_pd(s0 + j, lo);
       _mm512_storeu_pd(s0 + j + 8, hi);
@@ -191,8 +195,13 @@ size_t ScanRows16(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n
   }
   for (size_t t = t_hi; t-- > t_lo;) {
     for (size_t j = 0; j < w16; j += kLanes) {
-      const Coefs16 q = k.Coefs16(t, n0 + j);
-      k.Write16(t, n0 + j, Step16(q.a, q.c, s0 + j), stream);
+      const auto q = k.Coefs16(t, n0 + j);
+      const __m512d s_lo = _mm512_loadu_pd(s0 + j), s_hi = _mm512_loadu_pd(s0 + j + 8);
+      const __m512d lo = _mm512_fmadd_pd(LowHalf(q.c), s_lo, q.a_lo);
+      const __m512d hi = _mm512_fmadd_pd(HighHalf(q.c), s_hi, q.a_hi);
+      _mm512_storeu_pd(s0 + j, lo);
+      _mm512_storeu_pd(s0 + j + 8, hi);
+      k.Write16(t, n0 + j, q, Narrow(lo, hi), Narrow(s_lo, s_hi), stream);
     }
   }
   Fence(stream);
@@ -201,7 +210,7 @@ size_t ScanRows16(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n
 #endif
 
 #if RLCORE_SCAN_SIMD
-// ---- Appended (vtrace): float32 exp, and scans whose writes at step t also read y[t + 1] ----
+// ---- float32 exp ----
 
 /// e^x on 16 floats: ExpF of native/dist/fastmath.h (Cephes polynomial, float32 accuracy) with
 /// its edges made exact: x > 88 gives +Inf (not e^88) and a NaN x gives NaN; x < -87.34 gives
@@ -227,73 +236,6 @@ inline __m512 ExpF16(__m512 x) {
 }
 inline __m256 ExpF8(__m256 x) { return _mm512_castps512_ps256(ExpF16(_mm512_zextps256_ps512(x))); }
 
-/// ScanRows16 for kernels whose writes at step t also read y[t + 1] (V-trace's policy-gradient
-/// advantages bootstrap from the next step's target, which the reverse scan has just produced).
-/// The kernel provides
-///   Q PairCoefs16(size_t t, size_t n) const;  // Q: any struct with __m512d a_lo, a_hi (a of
-///                                             // columns n..n+8, n+8..n+16 in float64, so that a
-///                                             // product like ρ δ cannot overflow), __m512 c
-///                                             // (y[t] = a + c y[t+1]), plus what its writes need
-///   void PairWrite16(size_t t, size_t n, const Q& q, __m512 y, __m512 y_next, bool stream) const;
-/// with y = y[t] and y_next = y[t + 1], both rounded to float32 (y_next is s0 at t = t_hi - 1).
-/// Otherwise as ScanRows16 (strip order in cache, rows with streaming stores out of cache).
-template <class K>
-size_t ScanRows16Pair(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, bool stream) {
-  const K k = kernel;  // see ScanRows16
-  const size_t w16 = (n1 - n0) / kLanes * kLanes;
-  if (!stream && (t_hi - t_lo) * w16 <= kStripElements) {
-    for (size_t j = 0; j < w16; j += kLanes) {
-      __m512d lo = _mm512_loadu_pd(s0 + j), hi = _mm512_loadu_pd(s0 + j + 8);
-      __m512 y_next = Narrow(lo, hi);
-      for (size_t t = t_hi; t-- > t_lo;) {
-        const auto q = k.PairCoefs16(t, n0 + j);
-        lo = _mm512_fmadd_pd(LowHalf(q.c), lo, q.a_lo);
-        hi = _mm512_fmadd_pd(HighHalf(q.c), hi, q.a_hi);
-        const __m512 y = Narrow(lo, hi);
-        k.PairWrite16(t, n0 + j, q, y, y_next, false);
-        y_next = y;
-      }
-      _mm512_storeu_pd(s0 + j, lo);
-      _mm512_storeu_pd(s0 + j + 8, hi);
-    }
-    return w16;
-  }
-  for (size_t t = t_hi; t-- > t_lo;) {
-    for (size_t j = 0; j < w16; j += kLanes) {
-      const auto q = k.PairCoefs16(t, n0 + j);
-      const __m512d s_lo = _mm512_loadu_pd(s0 + j), s_hi = _mm512_loadu_pd(s0 + j + 8);
-      const __m512d lo = _mm512_fmadd_pd(LowHalf(q.c), s_lo, q.a_lo);
-      const __m512d hi = _mm512_fmadd_pd(HighHalf(q.c), s_hi, q.a_hi);
-      _mm512_storeu_pd(s0 + j, lo);
-      _mm512_storeu_pd(s0 + j + 8, hi);
-      k.PairWrite16(t, n0 + j, q, Narrow(lo, hi), Narrow(s_lo, s_hi), stream);
-    }
-  }
-  Fence(stream);
-  return w16;
-}
-
-/// ScanColumn8 for kernels whose writes also read y[t + 1]: the kernel provides
-///   Q Coefs8(size_t t) const;  // Q: any struct with __m512d a, c (steps [t, t + 8)) plus what its writes need
-///   void Write8(size_t t, const Q& q, __m512d y, __m512d y_next, bool stream) const;
-/// with y = y[t .. t+8) and y_next = y[t+1 .. t+9) in float64. Same contract as ScanColumn8.
-template <class K>
-size_t ScanColumn8Pair(const K& kernel, size_t t_lo, size_t t_hi, double* s, bool stream) {
-  const K k = kernel;  // see ScanRows16
-  const __m512i shift = _mm512_set_epi64(8, 7, 6, 5, 4, 3, 2, 1);  // lane i <- y lane i+1; lane 7 <- y[t+8]
-  __m512d carry = _mm512_set1_pd(*s);
-  size_t t = t_hi;
-  while (t >= t_lo + 8) {
-    t -= 8;
-    const auto q = k.Coefs8(t);
-    const __m512d after = carry;
-    const __m512d y = ReverseScan8(q.a, q.c, carry);
-    k.Write8(t, q, y, _mm512_permutex2var_pd(y, shift, after), stream);
-  }
-  *s = _mm512_cvtsd_f64(carry);
-  Fence(stream);
-  return t;
-}
 #endif
 
 }  // namespace rlcore::simd

@@ -56,9 +56,9 @@ struct DiscountedReturnsScan {
     const __m512 a = (trunc && p.final_values)
                          ? _mm512_mask3_fmadd_ps(g, _mm512_maskz_loadu_ps(trunc, p.final_values + i), r, trunc)
                          : r;
-    return {a, _mm512_maskz_mov_ps(static_cast<__mmask16>(~(term | trunc)), g)};
+    return simd::Coefs16::Of(a, _mm512_maskz_mov_ps(static_cast<__mmask16>(~(term | trunc)), g));
   }
-  void Write16(size_t t, size_t n, __m512 y, bool stream) const { simd::Store16(p.returns + t * p.N + n, y, stream); }
+  void Write16(size_t t, size_t n, const simd::Coefs16&, __m512 y, __m512, bool stream) const { simd::Store16(p.returns + t * p.N + n, y, stream); }
 
   // Steps [t, t + 8) of a one-column batch (simd_scan.h), same arithmetic as Coefs16.
   simd::Coefs8 Coefs8(size_t t) const {
@@ -70,7 +70,7 @@ struct DiscountedReturnsScan {
                          : r;
     return {_mm512_cvtps_pd(a), _mm512_cvtps_pd(_mm256_maskz_mov_ps(static_cast<__mmask8>(~(term | trunc)), g))};
   }
-  void Write8(size_t t, __m512d y, bool stream) const { simd::Store8(p.returns + t, _mm512_cvtpd_ps(y), stream); }
+  void Write8(size_t t, const simd::Coefs8&, __m512d y, __m512d, bool stream) const { simd::Store8(p.returns + t, _mm512_cvtpd_ps(y), stream); }
 #endif
 
   // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence), same
@@ -78,11 +78,6 @@ struct DiscountedReturnsScan {
   template <bool kWrite>
   void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const {
     const size_t N = p.N;
-#if RLCORE_SCAN_SIMD
-    if constexpr (kWrite) {
-      if (N == 1) t_hi = simd::ScanColumn8(*this, t_lo, t_hi, s0, p.T >= simd::kStreamElements);
-    }
-#endif
     double y = *s0, C = s1 ? *s1 : 1.0;
     for (size_t t = t_hi; t-- > t_lo;) {
       const size_t i = t * N + n;

@@ -74,9 +74,9 @@ struct GaeScan {
                                   : _mm512_setzero_ps();
     if (trunc && p.final_values && !p.next_values) boot = _mm512_mask_loadu_ps(boot, trunc, p.final_values + i);
     const __m512 delta = _mm512_sub_ps(_mm512_fmadd_ps(_mm512_maskz_mov_ps(~term, g), boot, _mm512_loadu_ps(p.rewards + i)), v);
-    return {delta, _mm512_maskz_mul_ps(static_cast<__mmask16>(~(term | trunc)), g, simd::Param16(p.lambda, t, n))};
+    return simd::Coefs16::Of(delta, _mm512_maskz_mul_ps(static_cast<__mmask16>(~(term | trunc)), g, simd::Param16(p.lambda, t, n)));
   }
-  void Write16(size_t t, size_t n, __m512 adv, bool stream) const {
+  void Write16(size_t t, size_t n, const simd::Coefs16&, __m512 adv, __m512, bool stream) const {
     const size_t i = t * p.N + n;
     simd::Store16(p.advantages + i, adv, stream);
     simd::Store16(p.returns + i, _mm512_add_ps(adv, _mm512_loadu_ps(p.values + i)), stream);
@@ -100,7 +100,7 @@ struct GaeScan {
     const __m256 c = _mm256_maskz_mul_ps(static_cast<__mmask8>(~(term | trunc)), g, simd::Param8(p.lambda, t));
     return {_mm512_cvtps_pd(delta), _mm512_cvtps_pd(c)};
   }
-  void Write8(size_t t, __m512d y, bool stream) const {
+  void Write8(size_t t, const simd::Coefs8&, __m512d y, __m512d, bool stream) const {
     const __m256 adv = _mm512_cvtpd_ps(y);
     simd::Store8(p.advantages + t, adv, stream);
     simd::Store8(p.returns + t, _mm256_add_ps(adv, _mm256_loadu_ps(p.values + t)), stream);
@@ -111,11 +111,6 @@ struct GaeScan {
   template <bool kWrite>
   void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const {
     const size_t N = p.N;
-#if RLCORE_SCAN_SIMD
-    if constexpr (kWrite) {
-      if (N == 1) t_hi = simd::ScanColumn8(*this, t_lo, t_hi, s0, p.T >= simd::kStreamElements);
-    }
-#endif
     double y = *s0, C = s1 ? *s1 : 1.0;
     const float last = p.last_values ? p.last_values[n] : 0.f;
     for (size_t t = t_hi; t-- > t_lo;) {

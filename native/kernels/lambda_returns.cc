@@ -70,9 +70,9 @@ struct LambdaReturnsScan {
     const __m512 g_live = _mm512_maskz_mov_ps(static_cast<__mmask16>(~term), g);
     const __m512 a = _mm512_fmadd_ps(_mm512_mul_ps(g_live, _mm512_sub_ps(_mm512_set1_ps(1.f), lam)), boot,
                                      _mm512_loadu_ps(p.rewards + i));
-    return {a, _mm512_mul_ps(g, lam)};
+    return simd::Coefs16::Of(a, _mm512_mul_ps(g, lam));
   }
-  void Write16(size_t t, size_t n, __m512 y, bool stream) const { simd::Store16(p.returns + t * p.N + n, y, stream); }
+  void Write16(size_t t, size_t n, const simd::Coefs16&, __m512 y, __m512, bool stream) const { simd::Store16(p.returns + t * p.N + n, y, stream); }
 
   // Steps [t, t + 8) of a one-column batch (simd_scan.h), same arithmetic as Coefs16.
   simd::Coefs8 Coefs8(size_t t) const {
@@ -94,7 +94,7 @@ struct LambdaReturnsScan {
                                      _mm256_loadu_ps(p.rewards + t));
     return {_mm512_cvtps_pd(a), _mm512_cvtps_pd(_mm256_mul_ps(g, lam))};
   }
-  void Write8(size_t t, __m512d y, bool stream) const { simd::Store8(p.returns + t, _mm512_cvtpd_ps(y), stream); }
+  void Write8(size_t t, const simd::Coefs8&, __m512d y, __m512d, bool stream) const { simd::Store8(p.returns + t, _mm512_cvtpd_ps(y), stream); }
 #endif
 
   // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence), same
@@ -102,11 +102,6 @@ struct LambdaReturnsScan {
   template <bool kWrite>
   void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const {
     const size_t N = p.N;
-#if RLCORE_SCAN_SIMD
-    if constexpr (kWrite) {
-      if (N == 1) t_hi = simd::ScanColumn8(*this, t_lo, t_hi, s0, p.T >= simd::kStreamElements);
-    }
-#endif
     double y = *s0, C = s1 ? *s1 : 1.0;
     const float last = p.last_values ? p.last_values[n] : 0.f;
     for (size_t t = t_hi; t-- > t_lo;) {

@@ -58,18 +58,9 @@ inline void Ratios(const float* __restrict log_rho, size_t w, float* __restrict 
 struct VtraceScan {
   VtraceProblem p;  // by value: see ScanRows16 in simd_scan.h
   double Boundary(size_t) const { return 0.0; }
-  bool Stream() const { return p.T * p.N >= simd::kStreamElements; }
 
   template <bool kWrite>
   void Rows(size_t t_lo, size_t t_hi, size_t n0, size_t n1, double* s0, double* s1) const {
-#if RLCORE_SCAN_SIMD
-    if constexpr (kWrite) {
-      const size_t done = simd::ScanRows16Pair(*this, t_lo, t_hi, n0, n1, s0, Stream());
-      n0 += done;
-      s0 += done;
-      if (n0 == n1) return;
-    }
-#endif
     const size_t N = p.N, w = n1 - n0;
     float gbuf[kScanColumns], lbuf[kScanColumns];
     alignas(64) float ratio[kScanColumns];
@@ -113,9 +104,8 @@ struct VtraceScan {
 
 #if RLCORE_SCAN_SIMD
   // What the 16-column and 8-step writes need besides a and c (float32, like the inputs).
-  struct Coefs16Pg {
-    __m512d a_lo, a_hi;     // y[t] = a + c y[t+1], y = vs - V; a = ρ δ in float64 (ρ <= ρ̄ may be
-    __m512 c;               // near FLT_MAX)
+  // a = ρ δ is formed in float64: ρ <= ρ̄ may be near FLT_MAX.
+  struct Coefs16Pg : simd::Coefs16 {
     __m512 r, v, g, rho_pg;  // r_t, V(s_t), γ_t, min(ρ̄_pg, e^{logρ_t})
     __m512 boot, v_after;   // v'_t (gae's next value) and V(s_{t+1}) (zero after the last step)
     __mmask16 live, use_vs;  // not terminated; ṽ_{t+1} = vs_{t+1} (inside an episode and the batch)
@@ -123,7 +113,7 @@ struct VtraceScan {
 
   // Rows<true> for 16 columns [n, n + 16) of step t (simd_scan.h): coefficients in float32 (the
   // scan itself in float64), the ratios by ExpF16.
-  Coefs16Pg PairCoefs16(size_t t, size_t n) const {
+  Coefs16Pg Coefs16(size_t t, size_t n) const {
     const size_t i = t * p.N + n;
     const bool inside = t + 1 < p.T;
     const __mmask16 term = p.terminated ? simd::Set16(p.terminated + i) : 0;
@@ -145,10 +135,11 @@ struct VtraceScan {
     const __m512 td = _mm512_sub_ps(_mm512_fmadd_ps(_mm512_maskz_mov_ps(live, g), boot, r), v);
     const __m512 gl = _mm512_maskz_mul_ps(static_cast<__mmask16>(~(term | trunc)), g, simd::Param16(p.lambda, t, n));
     const __mmask16 use_vs = inside ? static_cast<__mmask16>(~(term | trunc)) : 0;
-    return {_mm512_mul_pd(simd::LowHalf(rho), simd::LowHalf(td)), _mm512_mul_pd(simd::HighHalf(rho), simd::HighHalf(td)),
-            _mm512_mul_ps(gl, cc), r, v, g, rho_pg, boot, v_after, live, use_vs};
+    return {{_mm512_mul_pd(simd::LowHalf(rho), simd::LowHalf(td)), _mm512_mul_pd(simd::HighHalf(rho), simd::HighHalf(td)),
+             _mm512_mul_ps(gl, cc)},
+            r, v, g, rho_pg, boot, v_after, live, use_vs};
   }
-  void PairWrite16(size_t t, size_t n, const Coefs16Pg& q, __m512 y, __m512 y_next, bool stream) const {
+  void Write16(size_t t, size_t n, const Coefs16Pg& q, __m512 y, __m512 y_next, bool stream) const {
     const size_t i = t * p.N + n;
     simd::Store16(p.vs + i, _mm512_add_ps(y, q.v), stream);
     const __m512 vs_next = _mm512_add_ps(y_next, q.v_after);
@@ -157,14 +148,12 @@ struct VtraceScan {
     simd::Store16(p.pg_advantages + i, _mm512_mul_ps(q.rho_pg, adv), stream);
   }
 
-  struct Coefs8Pg {
-    __m512d a, c;
+  struct Coefs8Pg : simd::Coefs8 {
     __m256 r, v, g, rho_pg, boot, v_after;
     __mmask8 live, use_vs;
   };
 
-  // Steps [t, t + 8) of a one-column batch (simd_scan.h), same arithmetic as PairCoefs16. Named
-  // Coefs8 so that ReverseScan (scan.h) keeps one-column batches on one thread, in one pass.
+  // Steps [t, t + 8) of a one-column batch (simd_scan.h), same arithmetic as Coefs16.
   Coefs8Pg Coefs8(size_t t) const {
     const __mmask8 term = p.terminated ? simd::Set8(p.terminated + t) : 0;
     const __mmask8 trunc = p.truncated ? simd::Set8(p.truncated + t) : 0;
@@ -187,8 +176,8 @@ struct VtraceScan {
     const __m256 td = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_maskz_mov_ps(live, g), boot, r), v);
     const __m256 gl = _mm256_maskz_mul_ps(static_cast<__mmask8>(~(term | trunc)), g, simd::Param8(p.lambda, t));
     const __mmask8 use_vs = static_cast<__mmask8>(inside & ~(term | trunc));
-    return {_mm512_mul_pd(_mm512_cvtps_pd(rho), _mm512_cvtps_pd(td)), _mm512_cvtps_pd(_mm256_mul_ps(gl, cc)), r, v, g, rho_pg,
-            boot, v_after, live, use_vs};
+    return {{_mm512_mul_pd(_mm512_cvtps_pd(rho), _mm512_cvtps_pd(td)), _mm512_cvtps_pd(_mm256_mul_ps(gl, cc))},
+            r, v, g, rho_pg, boot, v_after, live, use_vs};
   }
   void Write8(size_t t, const Coefs8Pg& q, __m512d y, __m512d y_next, bool stream) const {
     simd::Store8(p.vs + t, _mm256_add_ps(_mm512_cvtpd_ps(y), q.v), stream);
@@ -205,11 +194,6 @@ struct VtraceScan {
   template <bool kWrite>
   void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const {
     const size_t N = p.N;
-#if RLCORE_SCAN_SIMD
-    if constexpr (kWrite) {
-      if (N == 1) t_hi = simd::ScanColumn8Pair(*this, t_lo, t_hi, s0, Stream());
-    }
-#endif
     const float clip_rho = p.clip_rho, clip_c = p.clip_c, clip_pg = p.clip_pg_rho;
     double y = *s0, C = s1 ? *s1 : 1.0;
     const float last = p.last_values ? p.last_values[n] : 0.f;
