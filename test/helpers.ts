@@ -58,3 +58,25 @@ export function cudaPresent(): boolean {
   const b = backends();
   return b.cuda.built && b.cuda.devices.length > 0;
 }
+
+function batchFrom(rand: () => number, T: number, N: number, pTerm: number, pTrunc: number) {
+  return {
+    rewards: randomF32(T * N, rand),
+    values: randomF32(T * N, rand),
+    terminated: randomFlags(T * N, rand, pTerm),
+    truncated: randomFlags(T * N, rand, pTrunc),
+    lastValues: randomF32(N, rand),
+    finalValues: randomF32(T * N, rand),
+  };
+}
+
+/** A random time-major [T, N] batch for the bootstrapped return estimators (episode ends with the given probabilities). */
+export function bootstrapBatch(T: number, N: number, seed: number, pTerm: number, pTrunc: number) {
+  return batchFrom(rng(seed), T, N, pTerm, pTrunc);
+}
+
+/** {@link bootstrapBatch} plus V-trace's log importance ratios. */
+export function vtraceBatch(T: number, N: number, seed: number, pTerm: number, pTrunc: number) {
+  const rand = rng(seed);
+  return { ...batchFrom(rand, T, N, pTerm, pTrunc), logRhos: randomF32(T * N, rand, 2) };
+}

@@ -6,19 +6,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nstepReturns, setNumThreads } from '../../src/index.js';
 import { nstepReturnsRef } from '../reference/nstep_returns.js';
-import { expectClose, randomF32, randomFlags, rng } from '../helpers.js';
+import { bootstrapBatch, expectClose, randomF32, rng } from '../helpers.js';
 
-function batch(T: number, N: number, seed: number, pTerm: number, pTrunc: number) {
-  const rand = rng(seed);
-  return {
-    rewards: randomF32(T * N, rand),
-    values: randomF32(T * N, rand),
-    terminated: randomFlags(T * N, rand, pTerm),
-    truncated: randomFlags(T * N, rand, pTrunc),
-    lastValues: randomF32(N, rand),
-    finalValues: randomF32(T * N, rand),
-  };
-}
+const batch = bootstrapBatch;
 
 describe('nstepReturns block decomposition', () => {
   it('matches the direct window sums on random shapes, episode patterns, n and γ kinds', () => {

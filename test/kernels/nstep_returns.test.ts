@@ -3,19 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { gae, lambdaReturns, nstepReturns, nstepReturnsAsync, RlcoreError, setNumThreads } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { nstepReturnsRef } from '../reference/nstep_returns.js';
-import { cudaPresent, expectClose, flagProbArb, randomF32, randomFlags, rng, shapeArb } from '../helpers.js';
+import { bootstrapBatch, cudaPresent, expectClose, flagProbArb, rng, shapeArb } from '../helpers.js';
 
-function batch(T: number, N: number, seed: number, pTerm: number, pTrunc: number) {
-  const rand = rng(seed);
-  return {
-    rewards: randomF32(T * N, rand),
-    values: randomF32(T * N, rand),
-    terminated: randomFlags(T * N, rand, pTerm),
-    truncated: randomFlags(T * N, rand, pTrunc),
-    lastValues: randomF32(N, rand),
-    finalValues: randomF32(T * N, rand),
-  };
-}
+const batch = bootstrapBatch;
 
 function code(f: () => unknown): string {
   try {

@@ -6,19 +6,9 @@ import { discountedReturns, gae, lambdaReturns } from '../../src/index.js';
 import { discountedReturnsRef } from '../reference/discounted_returns.js';
 import { gaeRef } from '../reference/gae.js';
 import { lambdaReturnsRef } from '../reference/lambda_returns.js';
-import { expectClose, randomF32, randomFlags, rng } from '../helpers.js';
+import { bootstrapBatch, expectClose, randomF32, rng } from '../helpers.js';
 
-function batch(T: number, N: number, seed: number) {
-  const rand = rng(seed);
-  return {
-    rewards: randomF32(T * N, rand),
-    values: randomF32(T * N, rand),
-    terminated: randomFlags(T * N, rand, 0.002),
-    truncated: randomFlags(T * N, rand, 0.002),
-    lastValues: randomF32(N, rand),
-    finalValues: randomF32(T * N, rand),
-  };
-}
+const batch = (T: number, N: number, seed: number) => bootstrapBatch(T, N, seed, 0.002, 0.002);
 
 /** A view of n floats starting `offset` elements into a fresh buffer (offset 1: misaligned). */
 function outView(n: number, offset: number): Float32Array {

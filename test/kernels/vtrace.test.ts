@@ -3,20 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { gae, lambdaReturns, RlcoreError, setNumThreads, vtrace, vtraceAsync } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { vtraceRef } from '../reference/vtrace.js';
-import { cudaPresent, expectClose, flagProbArb, randomF32, randomFlags, rng, shapeArb } from '../helpers.js';
+import { vtraceBatch, cudaPresent, expectClose, flagProbArb, rng, shapeArb } from '../helpers.js';
 
-function batch(T: number, N: number, seed: number, pTerm: number, pTrunc: number) {
-  const rand = rng(seed);
-  return {
-    rewards: randomF32(T * N, rand),
-    values: randomF32(T * N, rand),
-    terminated: randomFlags(T * N, rand, pTerm),
-    truncated: randomFlags(T * N, rand, pTrunc),
-    lastValues: randomF32(N, rand),
-    finalValues: randomF32(T * N, rand),
-    logRhos: randomF32(T * N, rand, 2),
-  };
-}
+const batch = vtraceBatch;
 
 const clips = { clipRho: 1, clipC: 1, clipPgRho: 1 };
 

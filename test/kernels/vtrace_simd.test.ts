@@ -6,20 +6,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { vtrace } from '../../src/index.js';
 import { vtraceRef } from '../reference/vtrace.js';
-import { expectClose, randomF32, randomFlags, rng } from '../helpers.js';
+import { vtraceBatch, expectClose, randomF32, rng } from '../helpers.js';
 
-function batch(T: number, N: number, seed: number, pTerm: number, pTrunc: number) {
-  const rand = rng(seed);
-  return {
-    rewards: randomF32(T * N, rand),
-    values: randomF32(T * N, rand),
-    terminated: randomFlags(T * N, rand, pTerm),
-    truncated: randomFlags(T * N, rand, pTrunc),
-    lastValues: randomF32(N, rand),
-    finalValues: randomF32(T * N, rand),
-    logRhos: randomF32(T * N, rand, 2),
-  };
-}
+const batch = vtraceBatch;
 
 /** A view of n floats starting `offset` elements into a fresh buffer (offset 1: misaligned). */
 function outView(n: number, offset: number): Float32Array {
