@@ -10,8 +10,12 @@
 
 namespace rlcore {
 
-/// e^x for float32; inputs are clamped to [−87.3, 88] (results 2^−126 .. 1.6e38).
-inline float ExpF(float x) {
+/// The pieces of e^x for float32 (inputs clamped to [−87.3, 88]): e^x = (P(r) r² + r + 1) · scale
+/// with x = n ln 2 + r, |r| <= ½ ln 2, scale = 2^n and P Cephes' polynomial.
+struct ExpPieces {
+  float n, r, p, scale;
+};
+inline ExpPieces ExpSplitF(float x) {
   x = x < -87.33654f ? -87.33654f : x;
   x = x > 88.0f ? 88.0f : x;
   // Round to nearest with the 1.5·2^23 trick (floorf blocks vectorisation without -ffast-math).
@@ -24,11 +28,16 @@ inline float ExpF(float x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return {n, r, p, scale};
+}
+
+/// e^x for float32; inputs are clamped to [−87.3, 88] (results 2^−126 .. 1.6e38).
+inline float ExpF(float x) {
+  const ExpPieces e = ExpSplitF(x);
+  return (e.p * e.r * e.r + e.r + 1.0f) * e.scale;
 }
 
 /// Natural log for positive, normal, finite float32 x.

@@ -101,23 +101,10 @@ inline float K3Series(float d) { return K3FromExp(d, ExpF(d)); }
 /// polynomial part itself; otherwise e^x − 1 − x ≥ 0.06 and the direct difference is accurate.
 /// Cheaper than K3FromExp's separate series where both values are needed (vectorises).
 inline float ExpK3F(float x, float* k3) {
-  float xc = x < -87.33654f ? -87.33654f : x;
-  xc = xc > 88.0f ? 88.0f : xc;
-  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = xc - n * 0.693359375f;
-  r = r + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float q = p * r * r;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  const float e = (q + r + 1.0f) * scale;
-  *k3 = n == 0.0f ? q : e - 1.0f - x;
+  const ExpPieces p = ExpSplitF(x);
+  const float q = p.p * p.r * p.r;
+  const float e = (q + p.r + 1.0f) * p.scale;
+  *k3 = p.n == 0.0f ? q : e - 1.0f - x;
   return e;
 }
 inline void KlTermF(KlEstimator kind, float logp, float ref, float* value, float* grad) {
