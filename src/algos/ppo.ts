@@ -77,13 +77,13 @@ export interface PpoConfig extends CommonConfig {
 /**
  * rlcore's PPO defaults for an environment: CleanRL's ppo.py for discrete actions (lr 2.5e-4
  * annealed, 128 steps, 4 minibatches, 4 epochs, clip 0.2, entropy 0.01, max grad norm 0.5,
- * 64-64 tanh networks) but 8 environment copies, and for continuous actions CleanRL's
+ * 64-64 tanh networks, 4 environment copies), and for continuous actions CleanRL's
  * ppo_continuous_action.py (lr 3e-4, 2048 steps, 32 minibatches, 10 epochs, no entropy bonus,
  * observation and reward normalisation), with γ = 0.9 and 4 copies on Pendulum-v1.
  */
 export function ppoDefaults(envId: string): PpoConfig {
   const base: PpoConfig = {
-    envId, seed: 1, numEnvs: 8, totalSteps: 500_000,
+    envId, seed: 1, numEnvs: 4, totalSteps: 500_000,
     learningRate: 2.5e-4, annealLr: true, numSteps: 128, gamma: 0.99, gaeLambda: 0.95,
     numMinibatches: 4, updateEpochs: 4, normAdv: true, clipCoef: 0.2, clipVloss: true,
     entCoef: 0.01, vfCoef: 0.5, maxGradNorm: 0.5, targetKl: null,
