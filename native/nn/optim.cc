@@ -19,10 +19,12 @@ namespace {
 
 constexpr size_t kBlock = 1 << 14;
 
+// fn(i0, i1) over [0, n) in pieces that start at multiples of kBlock, so that which code path
+// (vector body or scalar tail) handles an element never depends on the thread count.
 template <class F>
 void ForBlocks(size_t n, F&& fn) {
-  if (n < 4 * kBlock) fn(size_t{0}, n);
-  else ParallelFor(n, kBlock, fn);
+  if (n < 4 * kBlock) return fn(size_t{0}, n);
+  ParallelFor((n + kBlock - 1) / kBlock, 1, [&](size_t b0, size_t b1) { fn(b0 * kBlock, std::min(n, b1 * kBlock)); });
 }
 
 }  // namespace
@@ -42,25 +44,37 @@ inline void AdamOne(float* w, float* m, float* v, const float* g0, const AdamCoe
 }
 
 // GCC will not vectorise std::sqrt while it may have to set errno, so the x86 path spells out
-// the same IEEE operations in SSE2 (bit-identical to the scalar loop).
+// the IEEE operations in SSE2. The last n mod 4 elements go through the same vector code via a
+// padded copy: with -march=native GCC contracts the scalar loop's a * b + c into FMAs, which
+// round differently.
 void AdamRange(float* w, float* m, float* v, const float* g0, const AdamCoefs& k, size_t i0, size_t i1) {
   size_t i = i0;
 #ifdef RLCORE_NN_X86
   const __m128 b1 = _mm_set1_ps(k.b1), b2 = _mm_set1_ps(k.b2), c1 = _mm_set1_ps(k.c1), c2 = _mm_set1_ps(k.c2);
   const __m128 ss = _mm_set1_ps(k.step_size), ib = _mm_set1_ps(k.inv_bc2_sqrt), eps = _mm_set1_ps(k.eps);
   const __m128 wd = _mm_set1_ps(k.wd), shrink = _mm_set1_ps(k.shrink);
-  for (; i + 4 <= i1; i += 4) {
-    const __m128 wi = _mm_loadu_ps(w + i);
-    const __m128 g = _mm_add_ps(_mm_loadu_ps(g0 + i), _mm_mul_ps(wd, wi));
-    const __m128 mi = _mm_add_ps(_mm_mul_ps(b1, _mm_loadu_ps(m + i)), _mm_mul_ps(c1, g));
-    const __m128 vi = _mm_add_ps(_mm_mul_ps(b2, _mm_loadu_ps(v + i)), _mm_mul_ps(c2, _mm_mul_ps(g, g)));
-    _mm_storeu_ps(m + i, mi);
-    _mm_storeu_ps(v + i, vi);
+  auto step4 = [&](float* w4, float* m4, float* v4, const float* g4) {
+    const __m128 wi = _mm_loadu_ps(w4);
+    const __m128 g = _mm_add_ps(_mm_loadu_ps(g4), _mm_mul_ps(wd, wi));
+    const __m128 mi = _mm_add_ps(_mm_mul_ps(b1, _mm_loadu_ps(m4)), _mm_mul_ps(c1, g));
+    const __m128 vi = _mm_add_ps(_mm_mul_ps(b2, _mm_loadu_ps(v4)), _mm_mul_ps(c2, _mm_mul_ps(g, g)));
+    _mm_storeu_ps(m4, mi);
+    _mm_storeu_ps(v4, vi);
     const __m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vi), ib), eps);
-    _mm_storeu_ps(w + i, _mm_sub_ps(_mm_mul_ps(wi, shrink), _mm_div_ps(_mm_mul_ps(ss, mi), den)));
-  }
-#endif
+    _mm_storeu_ps(w4, _mm_sub_ps(_mm_mul_ps(wi, shrink), _mm_div_ps(_mm_mul_ps(ss, mi), den)));
+  };
+  for (; i + 4 <= i1; i += 4) step4(w + i, m + i, v + i, g0 + i);
+  if (i == i1) return;
+  float tw[4] = {0, 0, 0, 0}, tm[4] = {0, 0, 0, 0}, tv[4] = {0, 0, 0, 0}, tg[4] = {0, 0, 0, 0};
+  const size_t r = i1 - i;
+  std::memcpy(tw, w + i, r * sizeof(float)), std::memcpy(tm, m + i, r * sizeof(float));
+  std::memcpy(tv, v + i, r * sizeof(float)), std::memcpy(tg, g0 + i, r * sizeof(float));
+  step4(tw, tm, tv, tg);
+  std::memcpy(w + i, tw, r * sizeof(float)), std::memcpy(m + i, tm, r * sizeof(float));
+  std::memcpy(v + i, tv, r * sizeof(float));
+#else
   for (; i < i1; ++i) AdamOne(w, m, v, g0, k, i);
+#endif
 }
 }  // namespace
 

@@ -1,0 +1,82 @@
+// Same inputs, same outputs, whatever the thread count: each kernel runs at sizes where it splits
+// its work across threads (and at lengths that are not multiples of a vector), with 1, 2 and 3
+// threads, and the outputs must agree bit for bit.
+import { afterAll, describe, expect, it } from 'vitest';
+import { backends, setNumThreads } from '../../src/device.js';
+import { Sequential } from '../../src/nn/mlp.js';
+import { Adam, Sgd, clipGradNorm, polyakUpdate } from '../../src/nn/optim.js';
+import { randomF32, rng } from '../helpers.js';
+
+const threads = backends().cpu.threads;
+afterAll(() => setNumThreads(threads));
+
+function bits(a: Float32Array): Uint32Array {
+  return new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+}
+
+function firstDifference(a: Uint32Array, b: Uint32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+/** Runs `compute` with 1, 2 and 3 threads and expects bit-identical outputs. */
+function expectThreadIndependent(compute: () => Float32Array[]): void {
+  const runs = [1, 2, 3].map((t) => {
+    setNumThreads(t);
+    return compute().map(bits);
+  });
+  setNumThreads(threads);
+  for (const run of runs.slice(1)) {
+    expect(run.length).toBe(runs[0].length);
+    run.forEach((out, k) => expect(firstDifference(out, runs[0][k]), `first differing element of output ${k}`).toBe(-1));
+  }
+}
+
+// Longer than the optimisers' parallel threshold (4 blocks of 2^14) and not a multiple of 4.
+const P = 67_331;
+
+describe('results do not depend on the thread count', () => {
+  it('Adam (several steps), SGD with momentum, Polyak averaging and gradient clipping', () => {
+    expectThreadIndependent(() => {
+      const r = rng(7);
+      const params = randomF32(P, r), grads = new Float32Array(P);
+      const adam = new Adam({ params, grads }, { lr: 3e-3 });
+      const sgdParams = randomF32(P, r), sgdGrads = new Float32Array(P);
+      const sgd = new Sgd({ params: sgdParams, grads: sgdGrads }, { lr: 1e-2, momentum: 0.9 });
+      const target = randomF32(P, r);
+      for (let step = 0; step < 4; step++) {
+        grads.set(randomF32(P, r, 0.1));
+        clipGradNorm({ grads, maxNorm: 1 });
+        adam.step();
+        sgdGrads.set(randomF32(P, r, 0.1));
+        sgd.step();
+        polyakUpdate({ target, source: params, tau: 0.005 });
+      }
+      return [params, adam.m, adam.v, sgdParams, sgd.momentumBuffer, target];
+    });
+  });
+
+  it('an MLP forward, backward (parameter and input gradients) and Adam step', () => {
+    expectThreadIndependent(() => {
+      const r = rng(11);
+      const B = 1001, D = 13, O = 3;
+      const net = new Sequential({
+        inputSize: D,
+        layers: [{ type: 'linear', size: 256 }, { type: 'relu' }, { type: 'linear', size: 255 }, { type: 'layerNorm' }, { type: 'tanh' }, { type: 'linear', size: O }],
+        seed: 5,
+      });
+      const adam = new Adam(net, { lr: 1e-3 });
+      const x = randomF32(B * D, r), gradOut = randomF32(B * O, r), gradIn = new Float32Array(B * D);
+      const outs: Float32Array[] = [];
+      for (let step = 0; step < 3; step++) {
+        outs.push(Float32Array.from(net.forwardTrain(x)));
+        net.zeroGrad();
+        net.backward(gradOut, gradIn);
+        outs.push(Float32Array.from(net.grads), Float32Array.from(gradIn));
+        adam.step();
+      }
+      return [...outs, net.params];
+    });
+  });
+});
