@@ -11,7 +11,7 @@ import { Adam } from '../nn/optim.js';
 import type { Tensor } from '../nn/safetensors.js';
 import { tdLoss } from '../losses/td.js';
 import { ReplayBuffer, type ReplayBatch } from '../replay/replay.js';
-import { Collector, replayFromTensor, replayTensor, type CollectorState, prepareNetsRestore, prepareOptimizerRestore } from '../replay/collector.js';
+import { Collector, addReplayTensor, netTensors, restoreReplay, type CollectorState, prepareNetsRestore, prepareOptimizerRestore } from '../replay/collector.js';
 import { checkNumber, checkSize } from '../validate.js';
 
 /** DQN hyperparameters (CleanRL's defaults for CartPole-v1). */
@@ -226,20 +226,10 @@ class DqnRun implements AlgorithmRun {
   }
 
   checkpoint(): RunState {
-    const tensors: Record<string, Tensor> = {};
-    for (const [name, net] of [['q', this.q], ['target', this.target]] as const) {
-      for (const p of net.parameters()) tensors[`${name}.${p.name}`] = { dtype: 'F32', shape: p.shape, data: Float32Array.from(p.data) };
-    }
-    const sd = this.opt.stateDict();
-    for (const [key, t] of Object.entries(sd.tensors)) tensors[`optimizer.${key}`] = { ...t, data: Float32Array.from(t.data as Float32Array) };
+    const { tensors } = netTensors([['q', this.q], ['target', this.target]], [['', this.opt]]);
     const col = this.col.checkpoint();
     Object.assign(tensors, col.tensors);
-    let replayBytes = -1;
-    if (this.c.checkpointReplay) {
-      const r = replayTensor(this.rb);
-      tensors.replay = r.tensor;
-      replayBytes = r.byteLength;
-    }
+    const replayBytes = addReplayTensor(tensors, this.rb, this.c.checkpointReplay);
     const state: DqnState = { globalStep: this.globalStep, iteration: this.iteration, updates: this.updates, collector: col.state, optimizerStep: this.opt.stepCount, replayBytes };
     return { tensors, state };
   }
@@ -254,11 +244,7 @@ class DqnRun implements AlgorithmRun {
     const writes = prepareNetsRestore(tensors, [['q', this.q], ['target', this.target]], bad);
     writes.push(prepareOptimizerRestore(tensors, 'optimizer.', this.opt, this.q.paramInfo, s.optimizerStep, bad));
     for (const key of ['globalStep', 'iteration', 'updates'] as const) if (!Number.isInteger(s[key]) || s[key] < 0) bad(key);
-    let rb: ReplayBuffer | undefined;
-    if (s.replayBytes >= 0) {
-      rb = replayFromTensor(tensors.replay, s.replayBytes);
-      if (rb.capacity !== this.rb.capacity || rb.obsDim !== this.D || rb.prioritized !== this.c.prioritized) bad('replay buffer layout');
-    }
+    const rb = restoreReplay(tensors, s.replayBytes, (r) => r.capacity === this.rb.capacity && r.obsDim === this.D && r.prioritized === this.c.prioritized, bad);
     writes.push(this.col.prepareRestore(tensors, s.collector, bad));
     for (const w of writes) w();
     if (rb) {

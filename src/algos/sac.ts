@@ -13,7 +13,7 @@ import type { Tensor } from '../nn/safetensors.js';
 import { squashedGaussianBackward, squashedGaussianSample } from '../dist/squashed_gaussian.js';
 import { tdLoss } from '../losses/td.js';
 import { ReplayBuffer, type ReplayBatch } from '../replay/replay.js';
-import { Collector, replayFromTensor, replayTensor, type CollectorState, prepareNetsRestore, prepareOptimizerRestore } from '../replay/collector.js';
+import { Collector, addReplayTensor, netTensors, restoreReplay, type CollectorState, prepareNetsRestore, prepareOptimizerRestore } from '../replay/collector.js';
 import { checkNumber, checkSize } from '../validate.js';
 
 /**
@@ -356,23 +356,10 @@ class SacRun implements AlgorithmRun {
   }
 
   checkpoint(): RunState {
-    const tensors: Record<string, Tensor> = {};
-    for (const [name, net] of this.nets()) {
-      for (const p of net.parameters()) tensors[`${name}.${p.name}`] = { dtype: 'F32', shape: p.shape, data: Float32Array.from(p.data) };
-    }
-    const optimizerSteps: Record<string, number> = {};
-    for (const [name, opt] of this.opts) {
-      for (const [key, t] of Object.entries(opt.stateDict().tensors)) tensors[`optimizer.${name}.${key}`] = { ...t, data: Float32Array.from(t.data as Float32Array) };
-      optimizerSteps[name] = opt.stepCount;
-    }
+    const { tensors, optimizerSteps } = netTensors(this.nets(), this.opts);
     const col = this.col.checkpoint();
     Object.assign(tensors, col.tensors);
-    let replayBytes = -1;
-    if (this.c.checkpointReplay) {
-      const r = replayTensor(this.rb);
-      tensors.replay = r.tensor;
-      replayBytes = r.byteLength;
-    }
+    const replayBytes = addReplayTensor(tensors, this.rb, this.c.checkpointReplay);
     const state: SacState = {
       globalStep: this.globalStep, iteration: this.iteration, updates: this.updates, draws: this.draws, logAlpha: this.logAlpha.params[0],
       pink: this.pink ? { t: this.pink.t, sources: Array.from(this.pink.sources) } : null, optimizerSteps, collector: col.state, replayBytes,
@@ -397,11 +384,7 @@ class SacRun implements AlgorithmRun {
     const pink = s.pink;
     if (!!pink !== !!this.pink) bad('explorationNoise differs');
     if (pink && this.pink && (!Number.isInteger(pink.t) || !Array.isArray(pink.sources) || pink.sources.length !== this.pink.sources.length)) bad('pink noise state');
-    let rb: ReplayBuffer | undefined;
-    if (s.replayBytes >= 0) {
-      rb = replayFromTensor(tensors.replay, s.replayBytes);
-      if (rb.capacity !== this.rb.capacity || rb.obsDim !== this.D || rb.actionDim !== this.A) bad('replay buffer layout');
-    }
+    const rb = restoreReplay(tensors, s.replayBytes, (r) => r.capacity === this.rb.capacity && r.obsDim === this.D && r.actionDim === this.A, bad);
     writes.push(this.col.prepareRestore(tensors, s.collector, bad));
     for (const w of writes) w();
     if (rb) {

@@ -11,7 +11,7 @@ import { TwinCritic } from '../nn/twin_critic.js';
 import type { Tensor } from '../nn/safetensors.js';
 import { tdLoss } from '../losses/td.js';
 import { ReplayBuffer, type ReplayBatch } from '../replay/replay.js';
-import { Collector, replayFromTensor, replayTensor, type CollectorState, prepareNetsRestore, prepareOptimizerRestore } from '../replay/collector.js';
+import { Collector, addReplayTensor, netTensors, restoreReplay, type CollectorState, prepareNetsRestore, prepareOptimizerRestore } from '../replay/collector.js';
 import { checkNumber, checkSize } from '../validate.js';
 
 /**
@@ -261,23 +261,10 @@ class Td3Run implements AlgorithmRun {
   }
 
   checkpoint(): RunState {
-    const tensors: Record<string, Tensor> = {};
-    for (const [name, net] of this.nets()) {
-      for (const p of net.parameters()) tensors[`${name}.${p.name}`] = { dtype: 'F32', shape: p.shape, data: Float32Array.from(p.data) };
-    }
-    const optimizerSteps: Record<string, number> = {};
-    for (const [name, opt] of this.opts) {
-      for (const [key, t] of Object.entries(opt.stateDict().tensors)) tensors[`optimizer.${name}.${key}`] = { ...t, data: Float32Array.from(t.data as Float32Array) };
-      optimizerSteps[name] = opt.stepCount;
-    }
+    const { tensors, optimizerSteps } = netTensors(this.nets(), this.opts);
     const col = this.col.checkpoint();
     Object.assign(tensors, col.tensors);
-    let replayBytes = -1;
-    if (this.c.checkpointReplay) {
-      const r = replayTensor(this.rb);
-      tensors.replay = r.tensor;
-      replayBytes = r.byteLength;
-    }
+    const replayBytes = addReplayTensor(tensors, this.rb, this.c.checkpointReplay);
     const state: Td3State = { globalStep: this.globalStep, iteration: this.iteration, updates: this.updates, optimizerSteps, collector: col.state, replayBytes };
     return { tensors, state };
   }
@@ -295,11 +282,7 @@ class Td3Run implements AlgorithmRun {
       writes.push(prepareOptimizerRestore(tensors, `optimizer.${name}.`, opt, net.paramInfo, s.optimizerSteps?.[name], bad));
     }
     for (const key of ['globalStep', 'iteration', 'updates'] as const) if (!Number.isInteger(s[key]) || s[key] < 0) bad(key);
-    let rb: ReplayBuffer | undefined;
-    if (s.replayBytes >= 0) {
-      rb = replayFromTensor(tensors.replay, s.replayBytes);
-      if (rb.capacity !== this.rb.capacity || rb.obsDim !== this.D || rb.actionDim !== this.A) bad('replay buffer layout');
-    }
+    const rb = restoreReplay(tensors, s.replayBytes, (r) => r.capacity === this.rb.capacity && r.obsDim === this.D && r.actionDim === this.A, bad);
     writes.push(this.col.prepareRestore(tensors, s.collector, bad));
     for (const w of writes) w();
     if (rb) {

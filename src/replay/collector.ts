@@ -158,6 +158,53 @@ export class Collector {
   }
 }
 
+/**
+ * Checkpoint tensors of `nets` (`<net>.<param>`) and of their Adam states (`optimizer.<name>.<key>`,
+ * or `optimizer.<key>` for the name ''), as copies, with each optimiser's step count.
+ */
+export function netTensors(
+  nets: ReadonlyArray<readonly [string, Sequential]>,
+  opts: ReadonlyArray<readonly [string, Adam]>,
+): { tensors: Record<string, Tensor>; optimizerSteps: Record<string, number> } {
+  const tensors: Record<string, Tensor> = {}, optimizerSteps: Record<string, number> = {};
+  for (const [name, net] of nets) {
+    for (const p of net.parameters()) tensors[`${name}.${p.name}`] = { dtype: 'F32', shape: p.shape, data: Float32Array.from(p.data) };
+  }
+  for (const [name, opt] of opts) {
+    const prefix = name ? `optimizer.${name}.` : 'optimizer.';
+    for (const [key, t] of Object.entries(opt.stateDict().tensors)) tensors[prefix + key] = { ...t, data: Float32Array.from(t.data as Float32Array) };
+    optimizerSteps[name] = opt.stepCount;
+  }
+  return { tensors, optimizerSteps };
+}
+
+/** Adds the replay buffer to checkpoint `tensors` when `include`; returns its byte length (−1: not included). */
+export function addReplayTensor(tensors: Record<string, Tensor>, rb: ReplayBuffer, include: boolean): number {
+  if (!include) return -1;
+  const r = replayTensor(rb);
+  tensors.replay = r.tensor;
+  return r.byteLength;
+}
+
+/**
+ * The replay buffer a checkpoint holds (undefined when it holds none: `byteLength` −1); `bad`
+ * throws when it is malformed or `fits` rejects its layout.
+ */
+export function restoreReplay(
+  tensors: Record<string, Tensor>,
+  byteLength: number,
+  fits: (rb: ReplayBuffer) => boolean,
+  bad: (what: string) => never,
+): ReplayBuffer | undefined {
+  if (byteLength < 0) return undefined;
+  const rb = replayFromTensor(tensors.replay, byteLength);
+  if (!fits(rb)) {
+    rb.close();
+    bad('replay buffer layout');
+  }
+  return rb;
+}
+
 /** The whole replay buffer as one checkpoint tensor (its bytes, zero-padded into I32 words). */
 export function replayTensor(rb: ReplayBuffer): { tensor: Tensor; byteLength: number } {
   const bytes = rb.serialize();
