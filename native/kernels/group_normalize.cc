@@ -12,10 +12,13 @@
 #include "group_normalize.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "../core/binding.h"
+#include "../core/simd_scan.h"
 #include "../../cuda/backend.h"
 #include "moments.h"
 
@@ -24,11 +27,11 @@ namespace {
 
 constexpr size_t kGrain = 1 << 15;
 constexpr size_t kPart = 1 << 16;  // elements per part of the scattered (group id) accumulation
+constexpr size_t kAhead = 24;      // scattered passes prefetch the slot of the id this far ahead
 
 // Per-group statistics in float64.
 struct GroupStats {
   double count = 0.0, mean = 0.0, m2 = 0.0;
-  float lo = 0.f, hi = 0.f;
 };
 
 double Scale(const GroupNormalizeProblem& p, const GroupStats& g, double batch_std) {
@@ -62,96 +65,236 @@ inline double GroupSquares(const float* x, size_t n, double mean) {
   return (s0 + s1) + (s2 + s3);
 }
 
-// Groups of G contiguous rewards: two-pass float64 moments per group (mean, then squared
-// deviations), written straight out.
-void Contiguous(const GroupNormalizeProblem& p, double batch_std) {
+// Groups [g0, g1) of G contiguous rewards, one at a time: two-pass float64 moments per group
+// (mean, then squared deviations), written straight out.
+size_t ContiguousGroups(const GroupNormalizeProblem& p, double batch_std, size_t g0, size_t g1) {
   const size_t G = p.group_size;
   const double count = static_cast<double>(G);
-  ParallelFor(p.num_groups, std::max<size_t>(1, kGrain / G), [&](size_t g0, size_t g1) {
+  size_t zero = 0;
+  {
     for (size_t g = g0; g < g1; ++g) {
       const float* r = p.rewards + g * G;
       const double mean = GroupSum(r, G) / count;
       const double m2 = GroupSquares(r, G, mean);
-      float lo = r[0], hi = r[0];
-      for (size_t i = 1; i < G; ++i) lo = std::min(lo, r[i]), hi = std::max(hi, r[i]);
-      const GroupStats st{count, mean, m2, lo, hi};
+      bool same = r[0] == r[0];  // all equal to the first reward (a NaN never is), as the reference
+      for (size_t i = 1; i < G; ++i) same &= r[i] == r[0];
+      const GroupStats st{count, mean, m2};
       const double scale = Scale(p, st, batch_std);
       float* a = p.advantages + g * G;
       for (size_t i = 0; i < G; ++i) a[i] = static_cast<float>((static_cast<double>(r[i]) - mean) * scale);
-      p.zero_groups[g] = lo == hi ? 1 : 0;
+      p.zero_groups[g] = same ? 1 : 0;
+      zero += same;
       if (p.group_mean) p.group_mean[g] = static_cast<float>(mean);
       if (p.group_std) p.group_std[g] = static_cast<float>(MomentsStd({count, mean, m2}, p.unbiased));
     }
-  });
+  }
+  return zero;
 }
 
-double Scattered(const GroupNormalizeProblem& p, double batch_std) {
+#if RLCORE_SCAN_SIMD
+// Eight groups of G = 8 V contiguous rewards at a time, across the groups: group k is V float64
+// vectors, its sums come out in lane k of one vector from a transpose-and-add tree, so every
+// step is a full-width vector operation (the one-group-at-a-time loop is latency-bound).
+
+// Lane k of the result = Σ of the 8 lanes of x[k] (pairwise: ((x0+x1)+(x2+x3))+((x4+x5)+(x6+x7))).
+inline __m512d LaneSums(const __m512d* x) {
+  __m512d t[4], u[2];
+  for (int i = 0; i < 4; ++i)  // 128-bit lane l of t[i]: groups 2i, 2i+1, partial sums of lanes 2l, 2l+1
+    t[i] = _mm512_add_pd(_mm512_unpacklo_pd(x[2 * i], x[2 * i + 1]), _mm512_unpackhi_pd(x[2 * i], x[2 * i + 1]));
+  for (int i = 0; i < 2; ++i)  // groups 4i .. 4i+3, halves
+    u[i] = _mm512_add_pd(_mm512_shuffle_f64x2(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f64x2(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_add_pd(_mm512_shuffle_f64x2(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f64x2(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+inline __m512d Lane(__m512d x, int k) { return _mm512_permutexvar_pd(_mm512_set1_epi64(k), x); }
+
+// Groups [8 u0, 8 u1) of G = 8 V; same arithmetic as ContiguousGroups up to the order of the sums.
+template <int V>
+size_t ContiguousSimd(const GroupNormalizeProblem& p, double batch_std, size_t u0, size_t u1, bool stream) {
+  constexpr size_t G = 8 * V;
+  const __m512d count = _mm512_set1_pd(static_cast<double>(G));
+  const __m512d dof = _mm512_set1_pd(p.unbiased ? G - 1.0 : static_cast<double>(G));
+  const bool grpo = p.mode == GroupMode::kGrpo;
+  const __m512d fixed = _mm512_set1_pd(grpo ? 0.0 : Scale(p, {static_cast<double>(G), 0.0, 0.0}, batch_std));
+  const __m512d eps = _mm512_set1_pd(p.eps);
+  size_t zeros = 0;
+  for (size_t u = u0; u < u1; ++u) {
+    const float* r = p.rewards + u * 8 * G;
+    __m512d x[8][V], part[8];
+    uint64_t zero = 0;
+    for (int k = 0; k < 8; ++k) {
+      const float* rk = r + k * G;
+      const __m256 head = _mm256_set1_ps(rk[0]);
+      __mmask8 eq = 0xff;
+      for (int v = 0; v < V; ++v) {
+        const __m256 y = _mm256_loadu_ps(rk + 8 * v);
+        x[k][v] = _mm512_cvtps_pd(y);
+        eq &= _mm256_cmp_ps_mask(y, head, _CMP_EQ_OQ);  // NaN never equal: as the reference
+      }
+      zero |= static_cast<uint64_t>(eq == 0xff) << (8 * k);
+      part[k] = x[k][0];
+      for (int v = 1; v < V; ++v) part[k] = _mm512_add_pd(part[k], x[k][v]);
+    }
+    const __m512d mean = _mm512_div_pd(LaneSums(part), count);
+    __m512d d[8][V];
+    for (int k = 0; k < 8; ++k) {
+      const __m512d mk = Lane(mean, k);
+      for (int v = 0; v < V; ++v) d[k][v] = _mm512_sub_pd(x[k][v], mk);
+      part[k] = _mm512_mul_pd(d[k][0], d[k][0]);
+      for (int v = 1; v < V; ++v) part[k] = _mm512_fmadd_pd(d[k][v], d[k][v], part[k]);
+    }
+    const __m512d m2 = LaneSums(part);
+    const __m512d std = _mm512_sqrt_pd(_mm512_div_pd(m2, dof));
+    const __m512d scale = grpo ? _mm512_div_pd(_mm512_set1_pd(1.0), _mm512_add_pd(std, eps)) : fixed;
+    float* a = p.advantages + u * 8 * G;
+    for (int k = 0; k < 8; ++k) {
+      const __m512d sk = Lane(scale, k);
+      for (int v = 0; v < V; ++v) x[k][v] = _mm512_mul_pd(d[k][v], sk);
+    }
+    const __m512d* y = &x[0][0];  // the 8 V runs of 8 floats in memory order
+    for (int e = 0; e < 8 * V; e += 2) simd::Store16(a + 8 * e, simd::Narrow(y[e], y[e + 1]), stream);
+    std::memcpy(p.zero_groups + u * 8, &zero, 8);
+    zeros += static_cast<size_t>(__builtin_popcountll(zero));
+    if (p.group_mean) _mm256_storeu_ps(p.group_mean + u * 8, _mm512_cvtpd_ps(mean));
+    if (p.group_std) _mm256_storeu_ps(p.group_std + u * 8, _mm512_cvtpd_ps(std));
+  }
+  simd::Fence(stream);
+  return zeros;
+}
+#endif
+
+// Groups of G contiguous rewards, in parallel over groups. Returns the groups of equal rewards.
+size_t Contiguous(const GroupNormalizeProblem& p, double batch_std) {
+  const size_t G = p.group_size;
+  std::atomic<size_t> zero{0};  // integer counts: the same whatever the split
+#if RLCORE_SCAN_SIMD
+  if (G == 8 || G == 16) {
+    const size_t units = p.num_groups / 8, done = units * 8;
+    const bool stream = p.B >= simd::kStreamElements;
+    ParallelFor(units, std::max<size_t>(1, kGrain / (8 * G)), [&](size_t u0, size_t u1) {
+      zero += G == 8 ? ContiguousSimd<1>(p, batch_std, u0, u1, stream) : ContiguousSimd<2>(p, batch_std, u0, u1, stream);
+    });
+    return zero + ContiguousGroups(p, batch_std, done, p.num_groups);
+  }
+#endif
+  ParallelFor(p.num_groups, std::max<size_t>(1, kGrain / G),
+              [&](size_t g0, size_t g1) { zero += ContiguousGroups(p, batch_std, g0, g1); });
+  return zero;
+}
+
+// Arbitrary group ids: three streaming passes over (ids, rewards), each element touching one
+// 16-byte slot of its group (the ids are random, so that slot is the cost): per-part sums and
+// counts, merged in part order; per-part squared deviations from the merged mean (and whether any
+// reward differs from it: the zero flag); then the write. The parts depend only on B and the
+// number of groups, so the result does not depend on the thread count. Returns the non-empty groups.
+struct alignas(16) PairSlot {
+  double x, y;
+};
+
+std::pair<double, size_t> Scattered(const GroupNormalizeProblem& p, double batch_std) {
   const size_t B = p.B, NG = p.num_groups;
   const size_t parts = (B + kPart - 1) / kPart;
-  const size_t P = (parts > 1 && parts * NG <= B) ? parts : 1;
-  std::vector<GroupStats> stats(P * NG);
+  // Partial state (16 B per group and part) stays within the size of the rewards.
+  const size_t P = std::max<size_t>(1, std::min<size_t>({parts, B / (4 * NG), 16}));
+  // Scratch kept per thread between calls: fresh pages of this size would cost more page faults
+  // than the kernel's own work.
+  thread_local std::vector<PairSlot> slot_buf;
+  thread_local std::vector<uint8_t> differs_buf;
+  thread_local std::vector<double> count_buf;
+  slot_buf.assign(P * NG, PairSlot{0.0, 0.0});  // pass 1: (sum, count); pass 2: (mean, m2)
+  differs_buf.assign(P * NG, 0);
+  count_buf.resize(NG);
+  PairSlot* slot = slot_buf.data();
+  uint8_t* differs = differs_buf.data();
+  double* count = count_buf.data();
   auto range = [&](size_t q) { return std::pair<size_t, size_t>(B * q / P, B * (q + 1) / P); };
   auto run = [&](auto&& body) {
     if (P == 1) body(0);
     else ParallelFor(P, 1, [&](size_t q0, size_t q1) { for (size_t q = q0; q < q1; ++q) body(q); });
   };
-  // Pass 1: sums (in `mean`) and counts.
-  run([&](size_t q) {
-    GroupStats* s = &stats[q * NG];
+  const int32_t* __restrict ids = p.group_ids;
+  const float* __restrict rewards = p.rewards;
+  run([&](size_t q) {  // pass 1
+    PairSlot* __restrict s = &slot[q * NG];
     auto [i0, i1] = range(q);
     for (size_t i = i0; i < i1; ++i) {
-      GroupStats& g = s[p.group_ids[i]];
-      const float r = p.rewards[i];
-      if (g.count == 0.0) g.lo = g.hi = r;
-      g.count += 1.0;
-      g.mean += r;
-      g.lo = std::min(g.lo, r);
-      g.hi = std::max(g.hi, r);
+      if (i + kAhead < i1) __builtin_prefetch(&s[ids[i + kAhead]], 1);
+      PairSlot& g = s[ids[i]];
+      g.x += rewards[i];
+      g.y += 1.0;
     }
   });
-  std::vector<GroupStats> total(stats.begin(), stats.begin() + NG);
-  for (size_t q = 1; q < P; ++q) {
-    for (size_t g = 0; g < NG; ++g) {
-      const GroupStats& s = stats[q * NG + g];
-      GroupStats& t = total[g];
-      if (s.count == 0.0) continue;
-      t.lo = t.count == 0.0 ? s.lo : std::min(t.lo, s.lo);
-      t.hi = t.count == 0.0 ? s.hi : std::max(t.hi, s.hi);
-      t.count += s.count;
-      t.mean += s.mean;
+  const size_t grain = std::max<size_t>(1, kGrain / P);
+  ParallelFor(NG, grain, [&](size_t g0, size_t g1) {  // merge in part order; every part gets the mean
+    for (size_t g = g0; g < g1; ++g) {
+      double sum = 0.0, n = 0.0;
+      for (size_t q = 0; q < P; ++q) sum += slot[q * NG + g].x, n += slot[q * NG + g].y;
+      const double mean = n > 0.0 ? sum / n : 0.0;
+      for (size_t q = 0; q < P; ++q) slot[q * NG + g] = {mean, 0.0};
+      count[g] = n;
     }
-  }
-  for (GroupStats& t : total) t.mean = t.count > 0.0 ? t.mean / t.count : 0.0;
-  // Pass 2: squared deviations from the group mean.
-  std::vector<double> m2(P * NG, 0.0);
-  run([&](size_t q) {
-    double* s = &m2[q * NG];
+  });
+  run([&](size_t q) {  // pass 2
+    PairSlot* __restrict s = &slot[q * NG];
+    uint8_t* __restrict dif = &differs[q * NG];
     auto [i0, i1] = range(q);
     for (size_t i = i0; i < i1; ++i) {
-      const int32_t g = p.group_ids[i];
-      const double d = static_cast<double>(p.rewards[i]) - total[g].mean;
-      s[g] += d * d;
+      if (i + kAhead < i1) __builtin_prefetch(&s[ids[i + kAhead]], 1), __builtin_prefetch(&dif[ids[i + kAhead]], 1);
+      const int32_t g = ids[i];
+      const double r = rewards[i], d = r - s[g].x;
+      s[g].y += d * d;
+      // All rewards equal <=> all equal the mean (exact then, even ±Inf); a NaN never is.
+      dif[g] |= static_cast<uint8_t>(!(r == s[g].x));
     }
   });
-  for (size_t q = 0; q < P; ++q)
-    for (size_t g = 0; g < NG; ++g) total[g].m2 += m2[q * NG + g];
-  std::vector<double> scale(NG);
-  double nonempty = 0.0;
-  for (size_t g = 0; g < NG; ++g) {
-    const GroupStats& t = total[g];
-    nonempty += t.count > 0.0 ? 1.0 : 0.0;
-    scale[g] = Scale(p, t, batch_std);
-    p.zero_groups[g] = (t.count > 0.0 && t.lo == t.hi) ? 1 : 0;
-    if (p.group_mean) p.group_mean[g] = static_cast<float>(t.mean);
-    if (p.group_std) p.group_std[g] = static_cast<float>(MomentsStd({t.count, t.mean, t.m2}, p.unbiased));
-  }
+  std::atomic<size_t> nonempty{0}, zero{0};
+  ParallelFor(NG, grain, [&](size_t g0, size_t g1) {  // per-group scale into part 0's slots: (mean, scale)
+    size_t ne = 0, z = 0;
+    for (size_t g = g0; g < g1; ++g) {
+      double m2 = 0.0;
+      uint8_t dif = 0;
+      for (size_t q = 0; q < P; ++q) m2 += slot[q * NG + g].y, dif |= differs[q * NG + g];
+      const double n = count[g], mean = slot[g].x;
+      const GroupStats st{n, mean, m2};
+      const uint8_t flag = (n > 0.0 && !dif) ? 1 : 0;
+      ne += n > 0.0, z += flag;
+      slot[g].y = Scale(p, st, batch_std);
+      p.zero_groups[g] = flag;
+      if (p.group_mean) p.group_mean[g] = static_cast<float>(mean);
+      if (p.group_std) p.group_std[g] = static_cast<float>(MomentsStd({n, mean, m2}, p.unbiased));
+    }
+    nonempty += ne, zero += z;
+  });
+  const PairSlot* __restrict ms = slot;
   ParallelFor(B, kGrain, [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) {
-      const int32_t g = p.group_ids[i];
-      p.advantages[i] = static_cast<float>((static_cast<double>(p.rewards[i]) - total[g].mean) * scale[g]);
+      if (i + kAhead < i1) __builtin_prefetch(&ms[ids[i + kAhead]], 0);
+      const PairSlot g = ms[ids[i]];
+      p.advantages[i] = static_cast<float>((static_cast<double>(rewards[i]) - g.x) * g.y);
     }
   });
-  return nonempty;
+  return {static_cast<double>(nonempty.load()), zero.load()};
+}
+
+// Smallest and largest id (a vectorised reduction over fixed chunks, in parallel: the check
+// reads as much memory as a pass of the kernel).
+std::pair<int32_t, int32_t> IdRange(const int32_t* ids, size_t B) {
+  const size_t chunks = (B + kGrain - 1) / kGrain;
+  std::vector<std::pair<int32_t, int32_t>> part(chunks);
+  ParallelFor(chunks, 8, [&](size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; ++c) {
+      const int32_t* x = ids + c * kGrain;
+      const size_t n = std::min(kGrain, B - c * kGrain);
+      int32_t lo = x[0], hi = x[0];
+      for (size_t i = 1; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+      part[c] = {lo, hi};
+    }
+  });
+  std::pair<int32_t, int32_t> r = part[0];
+  for (const auto& q : part) r = {std::min(r.first, q.first), std::max(r.second, q.second)};
+  return r;
 }
 
 bool ParseMode(const std::string& s, GroupMode* mode) {
@@ -188,15 +331,14 @@ Napi::Value GroupNormalizeBinding(const Napi::CallbackInfo& info) {
     p.num_groups = p.B / p.group_size;
   } else {
     p.group_ids = ids.data;
-    int64_t max_id = -1;
-    for (size_t i = 0; i < p.B; ++i) {
-      if (p.group_ids[i] < 0) {
-        ThrowError(env, "ERR_RANGE", "groupNormalize: groupIds[" + std::to_string(i) + "] must be >= 0; received " +
-                                         std::to_string(p.group_ids[i]));
-      }
-      max_id = std::max<int64_t>(max_id, p.group_ids[i]);
+    const auto [min_id, max_id] = IdRange(p.group_ids, p.B);
+    if (min_id < 0) {
+      size_t i = 0;
+      while (p.group_ids[i] >= 0) ++i;
+      ThrowError(env, "ERR_RANGE", "groupNormalize: groupIds[" + std::to_string(i) + "] must be >= 0; received " +
+                                       std::to_string(p.group_ids[i]));
     }
-    p.num_groups = has_num ? SizeArg(info, 3, kKernel, "numGroups") : static_cast<size_t>(max_id + 1);
+    p.num_groups = has_num ? SizeArg(info, 3, kKernel, "numGroups") : static_cast<size_t>(max_id) + 1;
     if (static_cast<size_t>(max_id) >= p.num_groups) {
       ThrowError(env, "ERR_RANGE", "groupNormalize: groupIds must be < numGroups = " + std::to_string(p.num_groups) +
                                        "; received " + std::to_string(max_id));
@@ -239,13 +381,11 @@ Napi::Value GroupNormalizeBinding(const Napi::CallbackInfo& info) {
 void GroupNormalizeCpu(const GroupNormalizeProblem& p) {
   const double batch_std =
       p.mode == GroupMode::kBatchStd ? MomentsStd(ComputeMoments(p.rewards, nullptr, p.B), p.unbiased) : 0.0;
-  double nonempty = static_cast<double>(p.num_groups);
-  if (p.group_size) Contiguous(p, batch_std);
-  else nonempty = Scattered(p, batch_std);
-  double zero = 0.0;
-  for (size_t g = 0; g < p.num_groups; ++g) zero += p.zero_groups[g];
-  p.summary[0] = zero;
-  p.summary[1] = nonempty;
+  std::pair<double, size_t> counts{static_cast<double>(p.num_groups), 0};
+  if (p.group_size) counts.second = Contiguous(p, batch_std);
+  else counts = Scattered(p, batch_std);
+  p.summary[0] = static_cast<double>(counts.second);
+  p.summary[1] = counts.first;
 }
 
 RLCORE_EXPORT(groupNormalize, GroupNormalizeBinding);

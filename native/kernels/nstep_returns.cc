@@ -18,6 +18,7 @@
 
 #include "bootstrap_args.h"
 #include "../core/select.h"
+#include "../core/simd_scan.h"
 #include "../core/thread_pool.h"
 #include "../../cuda/backend.h"
 #include "bootstrap.h"
@@ -160,6 +161,113 @@ class NstepBlocks {
   float gbuf_[kScanColumns];
 };
 
+#if RLCORE_SCAN_SIMD
+// NstepBlocks over 16 columns at a time by hand (see simd_scan.h for why not the vectoriser):
+// for each block, each 16-column strip runs the forward (prefix) pass and then the reverse
+// (suffix) pass with its A, C and cut state in registers; the strip's rows are read from memory
+// once and hit L1 the second time. Same maps as StepMap: a and the window cut by masks.
+class NstepBlocks16 {
+ public:
+  // Columns [n0, n0 + w16), w16 a multiple of 16; q_cur, q_next: len * w16 doubles each.
+  NstepBlocks16(const NstepReturnsProblem& p, size_t n0, size_t w16, double* q_cur, double* q_next, bool stream)
+      : p_(p), n0_(n0), w_(w16), len_(std::min(p.n, p.T)), q_cur_(q_cur), q_next_(q_next), stream_(stream) {}
+
+  void Run(size_t b0, size_t b1) {
+    const size_t blocks = (p_.T + len_ - 1) / len_;
+    size_t next_len = 0;
+    if (b1 < blocks) {
+      for (size_t j = 0; j < w_; j += 16) Prefix(b1, j);
+      next_len = std::min(p_.T, (b1 + 1) * len_) - b1 * len_;
+      std::swap(q_cur_, q_next_);
+    }
+    for (size_t b = b1; b-- > b0;) {  // q_next_: the prefixes of block b + 1
+      for (size_t j = 0; j < w_; j += 16) {
+        Prefix(b, j);
+        Suffix(b, j, next_len);
+      }
+      next_len = std::min(p_.T, (b + 1) * len_) - b * len_;
+      std::swap(q_cur_, q_next_);
+    }
+    simd::Fence(stream_);
+  }
+
+ private:
+  struct Map16 {
+    __m512d a[2], c[2], boot[2];
+    __mmask16 cut;
+  };
+
+  // h_s of columns [n, n + 16) (n relative to the batch), as MapOf.
+  Map16 MapAt(size_t s, size_t n) const {
+    const bootstrap::Rows v = bootstrap::At(p_.T, p_.N, s, n, p_.values, p_.next_values, p_.last_values, p_.final_values);
+    const __mmask16 term = simd::Set16(bootstrap::Flags(p_.terminated, p_.N, s, n));
+    const __mmask16 trunc = simd::Set16(bootstrap::Flags(p_.truncated, p_.N, s, n));
+    const __m512 r = _mm512_loadu_ps(p_.rewards + s * p_.N + n), g = simd::Param16(p_.gamma, s, n);
+    const __m512 boot = _mm512_mask_blend_ps(trunc, _mm512_loadu_ps(v.next), _mm512_loadu_ps(v.final_obs));
+    const __m512 boot_end = _mm512_maskz_mov_ps(static_cast<__mmask16>(~term), boot);
+    Map16 m;
+    m.cut = term | trunc;
+    m.c[0] = simd::LowHalf(g), m.c[1] = simd::HighHalf(g);
+    m.boot[0] = simd::LowHalf(boot), m.boot[1] = simd::HighHalf(boot);
+    const __m512d r0 = simd::LowHalf(r), r1 = simd::HighHalf(r);
+    m.a[0] = _mm512_mask_mov_pd(r0, Half(m.cut, 0), _mm512_fmadd_pd(m.c[0], simd::LowHalf(boot_end), r0));
+    m.a[1] = _mm512_mask_mov_pd(r1, Half(m.cut, 1), _mm512_fmadd_pd(m.c[1], simd::HighHalf(boot_end), r1));
+    return m;
+  }
+  static __mmask8 Half(__mmask16 m, int h) { return static_cast<__mmask8>(h ? m >> 8 : m); }
+
+  // Forward pass over block b, strip j: q_cur_[k][j] = (h_B ∘ … ∘ h_{B+k})(v'_{B+k}).
+  void Prefix(size_t b, size_t j) {
+    const size_t B = b * len_, E = std::min(p_.T, B + len_);
+    __m512d A[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()}, C[2] = {_mm512_set1_pd(1.0), _mm512_set1_pd(1.0)};
+    __mmask16 cut = 0;
+    for (size_t u = B; u < E; ++u) {
+      const Map16 m = MapAt(u, n0_ + j);
+      double* q = q_cur_ + (u - B) * w_ + j;
+      for (int h = 0; h < 2; ++h) {
+        A[h] = _mm512_mask_mov_pd(_mm512_fmadd_pd(C[h], m.a[h], A[h]), Half(cut, h), A[h]);
+        C[h] = _mm512_mul_pd(C[h], m.c[h]);
+      }
+      cut |= m.cut;
+      for (int h = 0; h < 2; ++h)
+        _mm512_storeu_pd(q + 8 * h, _mm512_mask_mov_pd(_mm512_fmadd_pd(C[h], m.boot[h], A[h]), Half(cut, h), A[h]));
+    }
+  }
+
+  // Reverse pass over block b, strip j, as NstepBlocks::Suffix.
+  void Suffix(size_t b, size_t j, size_t next_len) {
+    const size_t N = p_.N, B = b * len_, E = std::min(p_.T, B + len_);
+    __m512d A[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()}, C[2] = {_mm512_set1_pd(1.0), _mm512_set1_pd(1.0)};
+    __m512d boot_end[2] = {A[0], A[0]};
+    __mmask16 cut = 0;
+    for (size_t t = E; t-- > B;) {
+      const Map16 m = MapAt(t, n0_ + j);
+      if (t == E - 1) boot_end[0] = m.boot[0], boot_end[1] = m.boot[1];
+      const size_t k = t - B;
+      const bool own_end = k == 0 || next_len == 0;
+      const double* x = q_next_ + (own_end ? 0 : std::min(k - 1, next_len - 1) * w_) + j;
+      for (int h = 0; h < 2; ++h) {
+        A[h] = _mm512_mask_mov_pd(_mm512_fmadd_pd(m.c[h], A[h], m.a[h]), Half(m.cut, h), m.a[h]);
+        C[h] = _mm512_mul_pd(C[h], m.c[h]);
+      }
+      cut |= m.cut;
+      __m512d out[2];
+      for (int h = 0; h < 2; ++h) {
+        const __m512d xh = own_end ? boot_end[h] : _mm512_loadu_pd(x + 8 * h);
+        out[h] = _mm512_mask_mov_pd(_mm512_fmadd_pd(C[h], xh, A[h]), Half(cut, h), A[h]);
+      }
+      simd::Store16(p_.returns + t * N + n0_ + j, simd::Narrow(out[0], out[1]), stream_);
+    }
+  }
+
+  const NstepReturnsProblem& p_;
+  size_t n0_, w_, len_;
+  double* q_cur_;
+  double* q_next_;
+  bool stream_;
+};
+#endif
+
 // v'_s of column c (gae's next-value convention), read only where a window ends.
 inline double NextValue(const NstepReturnsProblem& p, size_t s, size_t c, bool truncated) {
   const size_t i = s * p.N + c;
@@ -195,10 +303,27 @@ void NstepNarrow(const NstepReturnsProblem& p, size_t t0, size_t t1) {
 }
 
 // Columns per block group: the two prefix buffers (2 n w doubles) stay within about 512 KiB.
+// The 16-column strips keep no per-column state outside those buffers, so with AVX-512 a group
+// may span whole rows (long contiguous runs for the prefetchers); the scalar loop keeps its
+// state for at most kScanColumns columns (plus the fewer than 16 left over by the strips).
 size_t GroupWidth(size_t len, size_t N) {
-  size_t w = std::min<size_t>(kScanColumns, (size_t{1} << 15) / len);
+  size_t w = (size_t{1} << 15) / len;
+  if (!RLCORE_SCAN_SIMD) w = std::min(kScanColumns, w);
   w = w >= 16 ? w / 16 * 16 : std::max<size_t>(w, 1);
   return std::min(w, N);
+}
+
+// Returns of columns [n0, n0 + w), blocks [b0, b1); buf: 2 len w doubles.
+void RunGroup(const NstepReturnsProblem& p, size_t n0, size_t w, size_t b0, size_t b1, double* buf, bool stream) {
+  const size_t len = std::min(p.n, p.T);
+  size_t w16 = 0;
+#if RLCORE_SCAN_SIMD
+  w16 = w / 16 * 16;
+  if (w16 > 0) NstepBlocks16(p, n0, w16, buf, buf + len * w16, stream).Run(b0, b1);
+  buf += 2 * len * w16;
+#endif
+  (void)stream;
+  if (w > w16) NstepBlocks(p, n0 + w16, w - w16, buf, buf + len * (w - w16)).Run(b0, b1);
 }
 
 // nstepReturns(T, N, rewards, values, terminated?, truncated?, nextValues?, lastValues?,
@@ -243,18 +368,23 @@ void NstepReturnsCpu(const NstepReturnsProblem& p) {
   const size_t threads = p.T * p.N < (size_t{1} << 15) ? 1 : static_cast<size_t>(NumThreads());
   const bool by_columns = groups >= 4 * threads || blocks < 2 * threads;
   const size_t tasks = std::max<size_t>(1, std::min(threads, by_columns ? groups : blocks));
-  std::vector<double> scratch(tasks * 2 * len * w);  // allocated here: nothing throws inside ParallelFor
+  // Allocated here (nothing throws inside ParallelFor) and kept per thread between calls: at most
+  // about 512 KiB per task.
+  thread_local std::vector<double> scratch_buf;  // the pool threads use it through `scratch`
+  scratch_buf.resize(tasks * 2 * len * w);
+  double* const scratch = scratch_buf.data();
+  const bool stream = p.T * p.N >= simd::kStreamElements;
   ParallelFor(tasks, 1, [&](size_t q0, size_t q1) {
     for (size_t q = q0; q < q1; ++q) {
-      double* buf = scratch.data() + q * 2 * len * w;
+      double* buf = scratch + q * 2 * len * w;
       if (by_columns) {
         for (size_t c = groups * q / tasks; c < groups * (q + 1) / tasks; ++c) {
           const size_t n0 = c * w;
-          NstepBlocks(p, n0, std::min(w, p.N - n0), buf, buf + len * w).Run(0, blocks);
+          RunGroup(p, n0, std::min(w, p.N - n0), 0, blocks, buf, stream);
         }
       } else {
         for (size_t n0 = 0; n0 < p.N; n0 += w)
-          NstepBlocks(p, n0, std::min(w, p.N - n0), buf, buf + len * w).Run(blocks * q / tasks, blocks * (q + 1) / tasks);
+          RunGroup(p, n0, std::min(w, p.N - n0), blocks * q / tasks, blocks * (q + 1) / tasks, buf, stream);
       }
     }
   });

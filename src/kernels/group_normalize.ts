@@ -74,14 +74,18 @@ function prepare(o: GroupNormalizeOptions): { args: unknown[]; summary: Float64A
     numGroups = B / groupSize;
   } else {
     groupIds = checkArray(k, 'groupIds', o.groupIds, Int32Array, B, bshape)!;
-    let max = -1;
-    for (let i = 0; i < B; i++) {
-      const id = groupIds[i];
-      if (id < 0) throw new RlcoreError('ERR_RANGE', `${k}: groupIds[${i}] must be >= 0; received ${id}`);
-      if (id > max) max = id;
+    if (o.numGroups === undefined) {
+      let max = -1;
+      for (let i = 0; i < B; i++) {
+        const id = groupIds[i];
+        if (id < 0) throw new RlcoreError('ERR_RANGE', `${k}: groupIds[${i}] must be >= 0; received ${id}`);
+        if (id > max) max = id;
+      }
+      numGroups = max + 1;
+    } else {
+      // The ids are range-checked natively (in parallel, with the same errors) before anything is written.
+      numGroups = checkSize(k, 'numGroups', o.numGroups);
     }
-    numGroups = o.numGroups === undefined ? max + 1 : checkSize(k, 'numGroups', o.numGroups);
-    if (max >= numGroups) throw new RlcoreError('ERR_RANGE', `${k}: groupIds must be < numGroups = ${numGroups}; received ${max}`);
   }
   const mode = o.mode ?? 'grpo';
   if (!MODES.includes(mode)) {

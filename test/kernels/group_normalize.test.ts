@@ -76,6 +76,45 @@ describe('groupNormalize', () => {
     );
   });
 
+  it('groups of 8 and 16 (vectorised across groups) match the reference, with leftover groups and streamed outputs', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(8, 16),
+        fc.oneof(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 8, max: 300 })),
+        fc.integer(),
+        fc.boolean(),
+        modeArb,
+        fc.boolean(),
+        (G, numGroups, seed, binary, mode, unbiased) => {
+          const B = G * numGroups, rewards = rewardsOf(B, seed, binary);
+          const got = groupNormalize({ rewards, groupSize: G, mode, unbiased, groupStats: true });
+          const groupIds = Int32Array.from({ length: B }, (_, i) => Math.floor(i / G));
+          check(got, groupNormalizeRef({ rewards, groupIds, numGroups, mode, unbiased, eps: 1e-6 }));
+        },
+      ),
+      { numRuns: 80 },
+    );
+    const B = (1 << 20) + 8 * 13, rewards = rewardsOf(B, 11, true);
+    const groupIds = Int32Array.from({ length: B }, (_, i) => i >> 3);
+    check(groupNormalize({ rewards, groupSize: 8, groupStats: true }), groupNormalizeRef({ rewards, groupIds, numGroups: B / 8, mode: 'grpo', unbiased: true, eps: 1e-6 }));
+  });
+
+  it('flags a group as all-equal exactly as the reference does (NaN never equal, Inf equal to Inf, -0 to 0)', () => {
+    for (const G of [3, 8, 16]) {
+      const groups = [[1, NaN], [NaN, NaN], [Infinity, Infinity], [-Infinity, Infinity], [0, -0], [2, 2], [2, 3], [5, Infinity]];
+      const rewards = new Float32Array(groups.length * G);
+      groups.forEach((v, g) => {
+        for (let i = 0; i < G; i++) rewards[g * G + i] = v[i === G - 1 ? 1 : 0];
+      });
+      const want = [0, 0, 1, 0, 1, 1, 0, 0];
+      expect(Array.from(groupNormalize({ rewards, groupSize: G }).zeroGroups)).toEqual(want);
+      const groupIds = Int32Array.from({ length: rewards.length }, (_, i) => Math.floor(i / G));
+      expect(Array.from(groupNormalize({ rewards, groupIds }).zeroGroups)).toEqual(want);
+      const ref = groupNormalizeRef({ rewards, groupIds, numGroups: groups.length, mode: 'mean', unbiased: true, eps: 1e-6 });
+      expect(ref.zeroGroups).toEqual(want);
+    }
+  });
+
   it('agrees with a hand computation', () => {
     // Groups [1, 2, 3] and [5, 5, 5]; group 0: mean 2, unbiased std 1.
     const rewards = new Float32Array([1, 2, 3, 5, 5, 5]);
@@ -148,6 +187,8 @@ describe('groupNormalize', () => {
     expect(code(() => groupNormalize({ rewards, groupSize: 4 }))).toBe('ERR_SHAPE');
     expect(code(() => groupNormalize({ rewards, groupIds: new Int32Array([0, 1, 2, -1, 0, 0]), out }))).toBe('ERR_RANGE');
     expect(code(() => groupNormalize({ rewards, groupIds: new Int32Array([0, 1, 2, 3, 0, 0]), numGroups: 3, out }))).toBe('ERR_RANGE');
+    expect(code(() => groupNormalize({ rewards, groupIds: new Int32Array([0, 1, -2, 1, 0, 0]), numGroups: 3, out }))).toBe('ERR_RANGE');
+    expect(() => groupNormalize({ rewards, groupIds: new Int32Array([0, 1, 2, -7, 0, 0]), numGroups: 3, out })).toThrow('groupIds[3] must be >= 0; received -7');
     expect(Array.from(out.advantages)).toEqual([7, 7, 7, 7, 7, 7]);
     expect(code(() => groupNormalize({ rewards }))).toBe('ERR_ARG');
     expect(code(() => groupNormalize({ rewards, groupSize: 3, groupIds: new Int32Array(6) }))).toBe('ERR_ARG');

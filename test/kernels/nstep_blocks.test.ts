@@ -66,4 +66,20 @@ describe('nstepReturns block decomposition', () => {
       expectClose(got.returns, want, 1e-5, 1e-5);
     }
   });
+
+  it('16-column strips with streamed outputs (T·N >= 2^20), with and without leftover columns, match the reference', () => {
+    for (const [T, N, n] of [[1024, 1024, 5], [701, 1517, 3], [67, 15_661, 12]] as const) {
+      const b = batch(T, N, T ^ N ^ n, 0.02, 0.01);
+      const rand = rng(T + n);
+      const gamma = Float32Array.from({ length: T * N }, () => 0.5 + 0.5 * rand());
+      const got = nstepReturns({ shape: [T, N], ...b, gamma, n }).returns;
+      expectClose(got, nstepReturnsRef({ T, N, ...b, gamma, n }), 1e-5, 1e-4);
+      setNumThreads(1);
+      try {
+        expect(Array.from(nstepReturns({ shape: [T, N], ...b, gamma, n }).returns)).toEqual(Array.from(got));
+      } finally {
+        setNumThreads(2);
+      }
+    }
+  });
 });
