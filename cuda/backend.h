@@ -17,6 +17,10 @@ struct VtraceProblem;
 struct TokenGaeProblem;
 struct WhitenProblem;
 struct GroupNormalizeProblem;
+struct PolicyLossProblem;
+struct PreferenceLossProblem;
+struct CplLossProblem;
+enum class KlEstimator : int;
 }
 
 namespace rlcore::cuda {
@@ -52,6 +56,14 @@ void Vtrace(const VtraceProblem& p);                        // cuda/vtrace.cu
 void TokenGae(const TokenGaeProblem& p);                    // cuda/token_gae.cu
 void Whiten(const WhitenProblem& p);                        // cuda/normalize.cu
 void GroupNormalize(const GroupNormalizeProblem& p);        // cuda/group_normalize.cu
+// LLM losses (semantics of native/llm/NAME.cc; float64 reductions in a fixed order, so results
+// are deterministic and equal to the CPU's to float32 rounding of per-token values).
+void PolicyLoss(const PolicyLossProblem& p);                // cuda/policy_loss.cu
+void PreferenceLoss(const PreferenceLossProblem& p);        // cuda/preference.cu
+void CplLoss(const CplLossProblem& p);                      // cuda/preference.cu
+/// tokenKl over M tokens (mask and grad may be null); stats = [mean k over the mask, tokens].
+void TokenKl(size_t M, const float* logp, const float* ref, const uint8_t* mask, KlEstimator kind, float* kl,
+             float* grad, double* stats);                   // cuda/kl.cu
 
 /// One device-resident timing: no host<->device copies inside the timed region.
 struct BenchResult {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the CUDA kernel functors against the CPU kernels without a GPU (needs nvcc and g++):
 # builds cuda/test/host_check.cc with every cuda/test/NAME_host.cu (which runs cuda/NAME.cu's
-# functors on the host) and native/kernels/NAME.cc, then runs it. Exit status 0 when all agree.
+# functors on the host) and native/kernels/NAME.cc (or native/llm/NAME.cc), then runs it. Exit
+# status 0 when all agree.
 #   scripts/cuda-host-check.sh [build dir, default build-host-check]
 # The N-API functions the kernel bindings reference are never called here; they are linked to
 # generated no-op placeholders so that the CPU kernels can be linked without Node.js.
@@ -20,7 +21,9 @@ for f in cuda/test/*_host.cu; do
   name=$(basename "$f" _host.cu)
   nvcc -std=c++17 -O2 -arch=sm_80 -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror "${defs[@]}" \
     -c "$f" -o "$out/${name}_host.o" &
-  "${cxx[@]}" -c "native/kernels/$name.cc" -o "$out/$name.o" &
+  src=native/kernels/$name.cc
+  [ -f "$src" ] || src=native/llm/$name.cc
+  "${cxx[@]}" -c "$src" -o "$out/$name.o" &
   objs+=("$out/${name}_host.o" "$out/$name.o")
   wait
 done

@@ -2,7 +2,8 @@
 # The CUDA check for a machine with a GPU: build the CUDA addon there, load it, check every CUDA
 # kernel against the CPU kernel of the same addon, and time the kernels on device-resident data
 # (16M+ elements, and one sequence of 1M steps). Results go under $OUT (default ./device-out):
-#   nvidia-smi.txt build.log backends.json parity.log [vitest.log] bench.md bench.json summary.txt
+#   nvidia-smi.txt build.log backends.json parity.log parity-llm.log [vitest.log] bench.md bench.json
+#   summary.txt
 #
 # Needs nvcc and CMake (>= 3.18). Node.js is optional for the build, required for the checks:
 # if `node` is not on PATH, .device/node.xz (an xz-compressed node binary) is unpacked to /tmp.
@@ -61,17 +62,22 @@ node -e "
   if (!info.cuda.built) process.exit(1);
 " "$OUT/backends.json" | tee -a "$summary" || { say "load: FAILED"; exit 1; }
 
-if node scripts/device-parity.mjs >"$OUT/parity.log" 2>&1; then
-  say "parity: $(tail -1 "$OUT/parity.log")"
-else
-  rc=$?
-  if [ $rc = 2 ]; then say "parity: not checked, no CUDA device ($(tail -1 "$OUT/parity.log"))"
-  else say "parity: FAILED (exit $rc): $(grep -E '^(FAIL|ERROR|MISSING)' "$OUT/parity.log" | head -5 | tr '\n' ' ')"; fi
-  status=1
-fi
+# Return estimators (device-parity.mjs) and LLM losses (device-parity-llm.mjs: policyLoss, tokenKl,
+# preferenceLoss, cplLoss, each also run twice on CUDA for determinism).
+for check in parity parity-llm; do
+  log="$OUT/$check.log"
+  if node "scripts/device-$check.mjs" >"$log" 2>&1; then
+    say "$check: $(tail -1 "$log")"
+  else
+    rc=$?
+    if [ $rc = 2 ]; then say "$check: not checked, no CUDA device ($(tail -1 "$log"))"
+    else say "$check: FAILED (exit $rc): $(grep -E '^(FAIL|ERROR|MISSING)' "$log" | head -5 | tr '\n' ' ')"; fi
+    status=1
+  fi
+done
 
 if [ -x node_modules/.bin/vitest ]; then
-  if NO_COLOR=1 timeout 300 node_modules/.bin/vitest run test/kernels >"$OUT/vitest.log" 2>&1; then
+  if NO_COLOR=1 timeout 300 node_modules/.bin/vitest run test/kernels test/llm/cuda.test.ts >"$OUT/vitest.log" 2>&1; then
     say "vitest: $(grep -E 'Tests' "$OUT/vitest.log" | tail -1)"
   else
     say "vitest: FAILED (see vitest.log)"

@@ -14,6 +14,7 @@
 #include "../../native/kernels/nstep_returns.h"
 #include "../../native/kernels/token_gae.h"
 #include "../../native/kernels/vtrace.h"
+#include "../../native/llm/llm.h"
 
 namespace rlcore::cuda {
 void GaeOnHost(const GaeProblem& p);
@@ -22,6 +23,11 @@ void DiscountedReturnsOnHost(const DiscountedReturnsProblem& p);
 void NstepReturnsOnHost(const NstepReturnsProblem& p);
 void VtraceOnHost(const VtraceProblem& p);
 void TokenGaeOnHost(const TokenGaeProblem& p);
+void PolicyLossOnHost(const PolicyLossProblem& p);
+void TokenKlOnHost(size_t M, const float* logp, const float* ref, const uint8_t* mask, KlEstimator kind, float* kl,
+                   float* grad, double* stats);
+void PreferenceLossOnHost(const PreferenceLossProblem& p);
+void CplLossOnHost(const CplLossProblem& p);
 }  // namespace rlcore::cuda
 
 namespace {
@@ -109,6 +115,116 @@ void CheckTokenGae(size_t T, size_t N, double p_flag, bool with_rewards) {
   }
 }
 
+
+// Statistics (float64): equal up to the order of float64 sums.
+void CompareStats(const char* kernel, size_t T, size_t N, const double* got, const double* want, size_t count) {
+  ++comparisons;
+  for (size_t i = 0; i < count; ++i) {
+    if (std::isnan(got[i]) && std::isnan(want[i])) continue;
+    if (!(std::fabs(got[i] - want[i]) <= 1e-9 + 1e-9 * std::fabs(want[i]))) {
+      std::printf("FAIL %s stats T=%zu N=%zu: [%zu] cuda functor %.17g, cpu %.17g\n", kernel, T, N, i, got[i], want[i]);
+      ++failures;
+      return;
+    }
+  }
+}
+
+// The LLM losses: every kind, aggregation and KL estimator, optional inputs present and absent,
+// masks none / some, per-token and per-sequence advantages.
+void CheckLlm() {
+  const size_t shapes[][2] = {{1, 1}, {1, 7}, {3, 5}, {4, 300}, {17, 33}, {2, 2000}, {64, 64}};
+  int round = 0;
+  for (const auto& shape : shapes) {
+    const size_t B = shape[0], T = shape[1], n = B * T;
+    for (int kind = 0; kind < 5; ++kind) {
+      for (int variant = 0; variant < 8; ++variant, ++round) {
+        const auto lp = Floats(n, -3.f, 0.f), old = Floats(n, -3.f, 0.f), ref = Floats(n, -3.f, 0.f);
+        const auto roll = Floats(n, -3.f, 0.f), ent = Floats(n, 0.f, 2.f);
+        auto adv = Floats((variant & 1) ? B : n);
+        for (size_t i = 0; i < adv.size(); i += 5) adv[i] = 0.f;  // some zero advantages
+        auto mask = Flags(n, 0.8);
+        mask[0] = 1;
+        PolicyLossProblem p;
+        p.B = B, p.T = T, p.log_prob = lp.data(), p.old_log_prob = old.data(), p.advantages = adv.data();
+        p.seq_advantages = adv.size() != n;
+        p.mask = (variant & 2) ? mask.data() : nullptr;
+        p.ref_log_prob = (variant & 4) ? ref.data() : nullptr;
+        p.rollout_log_prob = (variant & 2) ? roll.data() : nullptr;
+        p.entropy = (variant & 4) ? nullptr : ent.data();
+        p.kind = static_cast<PolicyLossKind>(kind);
+        p.agg = static_cast<LossAgg>(round % 4);
+        p.kl_kind = static_cast<KlEstimator>(round % 3);
+        p.clip_low = 0.2, p.clip_high = (variant & 1) ? 0.28 : 0.2, p.dual_clip = (variant & 2) ? 3.0 : 0.0;
+        p.tis_cap = 1.5, p.kl_coef = 0.05, p.ent_coef = 0.01, p.norm_const = 37.0;
+        p.cov_ratio = 0.05, p.cov_lb = 0.05, p.cov_ub = 2.0, p.kl_cov_coef = 0.7, p.seed = 11 + round;
+        std::vector<float> g1(n), g2(n), h1(n), h2(n);
+        double s1[kPolicyStats], s2[kPolicyStats];
+        p.grad_entropy = p.entropy ? h1.data() : nullptr, p.grad_log_prob = g1.data(), p.stats = s1;
+        PolicyLossCpu(p);
+        p.grad_entropy = p.entropy ? h2.data() : nullptr, p.grad_log_prob = g2.data(), p.stats = s2;
+        cuda::PolicyLossOnHost(p);
+        Compare("policyLoss", "gradLogProb", T, B, g2, g1);
+        Compare("policyLoss", "gradEntropy", T, B, h2, h1);
+        CompareStats("policyLoss", T, B, s2, s1, kPolicyStats);
+      }
+    }
+    for (int kind = 0; kind < 3; ++kind) {  // tokenKl over all B·T tokens, with |d| beyond the clamp too
+      const auto lp = Floats(n, -30.f, 0.f), ref = Floats(n, -30.f, 0.f);
+      const auto mask = Flags(n, 0.7);
+      for (int masked = 0; masked < 2; ++masked) {
+        std::vector<float> v1(n), g1(n), v2(n), g2(n);
+        double s1[2], s2[2];
+        const uint8_t* m = masked ? mask.data() : nullptr;
+        switch (static_cast<KlEstimator>(kind)) {  // the CPU kernel's per-token terms (kl.cc), masked
+          case KlEstimator::kK1: KlTermsF<KlEstimator::kK1>(lp.data(), ref.data(), n, v1.data(), g1.data()); break;
+          case KlEstimator::kK2: KlTermsF<KlEstimator::kK2>(lp.data(), ref.data(), n, v1.data(), g1.data()); break;
+          case KlEstimator::kK3: KlTermsF<KlEstimator::kK3>(lp.data(), ref.data(), n, v1.data(), g1.data()); break;
+        }
+        double sum = 0.0, count = 0.0;
+        for (size_t i = 0; i < n; ++i) {
+          if (m && !m[i]) v1[i] = 0.f, g1[i] = 0.f;
+          sum += v1[i], count += (!m || m[i]) ? 1 : 0;
+        }
+        s1[0] = count > 0 ? sum / count : 0.0, s1[1] = count;
+        cuda::TokenKlOnHost(n, lp.data(), ref.data(), m, static_cast<KlEstimator>(kind), v2.data(), g2.data(), s2);
+        Compare("tokenKl", "kl", T, B, v2, v1);
+        Compare("tokenKl", "grad", T, B, g2, g1);
+        CompareStats("tokenKl", T, B, s2, s1, 2);
+      }
+    }
+    for (int kind = 0; kind < 3; ++kind) {  // preferenceLoss over n pairs
+      const auto c = Floats(n, -50.f, 0.f), r = Floats(n, -50.f, 0.f), rc = Floats(n, -50.f, 0.f), rr = Floats(n, -50.f, 0.f);
+      PreferenceLossProblem p;
+      p.P = n, p.kind = static_cast<PreferenceKind>(kind), p.chosen = c.data(), p.rejected = r.data();
+      p.ref_chosen = kind == 2 ? nullptr : rc.data(), p.ref_rejected = kind == 2 ? nullptr : rr.data();
+      p.beta = 0.1, p.label_smoothing = kind == 0 ? 0.1 : 0.0, p.margin = kind == 2 ? 0.5 : 0.0;
+      std::vector<float> gc1(n), gr1(n), gc2(n), gr2(n);
+      double s1[5], s2[5];
+      p.grad_chosen = gc1.data(), p.grad_rejected = gr1.data(), p.stats = s1;
+      PreferenceLossCpu(p);
+      p.grad_chosen = gc2.data(), p.grad_rejected = gr2.data(), p.stats = s2;
+      cuda::PreferenceLossOnHost(p);
+      Compare("preferenceLoss", "gradChosen", T, B, gc2, gc1);
+      Compare("preferenceLoss", "gradRejected", T, B, gr2, gr1);
+      CompareStats("preferenceLoss", T, B, s2, s1, 5);
+    }
+    {  // cplLoss: B pairs of segments of T steps
+      const auto c = Floats(n, -3.f, 0.f), r = Floats(n, -3.f, 0.f);
+      CplLossProblem p;
+      p.P = B, p.L = T, p.chosen = c.data(), p.rejected = r.data(), p.alpha = 0.1, p.gamma = 0.99, p.lambda = 0.5;
+      std::vector<float> gc1(n), gr1(n), gc2(n), gr2(n);
+      double s1[3], s2[3];
+      p.grad_chosen = gc1.data(), p.grad_rejected = gr1.data(), p.stats = s1;
+      CplLossCpu(p);
+      p.grad_chosen = gc2.data(), p.grad_rejected = gr2.data(), p.stats = s2;
+      cuda::CplLossOnHost(p);
+      Compare("cplLoss", "gradChosen", T, B, gc2, gc1);
+      Compare("cplLoss", "gradRejected", T, B, gr2, gr1);
+      CompareStats("cplLoss", T, B, s2, s1, 3);
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -191,6 +307,7 @@ int main() {
       }
     }
   }
+  CheckLlm();
   std::printf("%d comparisons, %d failures\n", comparisons, failures);
   return failures == 0 ? 0 : 1;
 }
