@@ -100,6 +100,20 @@ void RunRows(const K& k, size_t t_lo, size_t t_hi, size_t n0, size_t n1, double*
   k.template Rows<kWrite>(t_lo, t_hi, n0, n1, s0, s1);
 }
 
+/// Streamed scans with the 16-column path (simd_scan.h) take the columns in blocks of up to this
+/// many, not kScanColumns: out of cache, a whole row of a task's columns is one long ascending run
+/// per array, which the prefetchers follow; 512-column blocks cut every row into 2 KiB pieces
+/// 16 KiB apart (N = 4096) and lost a third of the bandwidth (gae, T = 2048, N = 4096, measured
+/// 45-55% of copy bandwidth with 512 columns, 70-95% with 2048 or 4096). The scan state of a block
+/// (8 bytes a column) stays in L1/L2.
+constexpr size_t kStreamColumns = 4096;
+
+/// Columns per block of the writing scan (see kStreamColumns).
+template <class K>
+constexpr size_t BlockColumns(bool stream) {
+  return stream && HasCoefs16<K>::value ? kStreamColumns : kScanColumns;
+}
+
 #define RLCORE_REQUIRE_ROWS(K)                                                                       \
   static_assert(HasRows<K>::value,                                                                  \
                 "scan.h changed (lead, 12:40): the kernel must implement template <bool kWrite> "   \
@@ -113,9 +127,10 @@ template <class K>
 void ScanRange(const K& k, size_t t_lo, size_t t_hi, size_t n0, size_t n1, const double* y_end,
                double* y_start = nullptr, bool stream = false) {
   RLCORE_REQUIRE_ROWS(K);
-  alignas(64) double carry[kScanColumns];
-  for (size_t b0 = n0; b0 < n1; b0 += kScanColumns) {
-    const size_t b1 = std::min(n1, b0 + kScanColumns);
+  alignas(64) double carry[kStreamColumns];
+  const size_t width = BlockColumns<K>(stream);
+  for (size_t b0 = n0; b0 < n1; b0 += width) {
+    const size_t b1 = std::min(n1, b0 + width);
     std::copy(y_end + (b0 - n0), y_end + (b1 - n0), carry);
     RunRows<true>(k, t_lo, t_hi, b0, b1, carry, nullptr, stream);
     if (y_start) std::copy(carry, carry + (b1 - b0), y_start + (b0 - n0));
@@ -133,12 +148,18 @@ void ChunkMap(const K& k, size_t t_lo, size_t t_hi, size_t n0, size_t n1, double
   }
 }
 
-/// Scans columns [n0, n1) over all T steps on the calling thread.
+/// Scans columns [n0, n1) over all T steps on the calling thread (no allocation: this runs
+/// inside ParallelFor tasks).
 template <class K>
 void ReverseScanSerial(const K& k, size_t T, size_t n0, size_t n1, bool stream) {
-  std::vector<double> boundary(n1 - n0);
-  for (size_t n = n0; n < n1; ++n) boundary[n - n0] = k.Boundary(n);
-  ScanRange(k, 0, T, n0, n1, boundary.data(), nullptr, stream);
+  RLCORE_REQUIRE_ROWS(K);
+  alignas(64) double carry[kStreamColumns];
+  const size_t width = BlockColumns<K>(stream);
+  for (size_t b0 = n0; b0 < n1; b0 += width) {
+    const size_t b1 = std::min(n1, b0 + width);
+    for (size_t n = b0; n < b1; ++n) carry[n - b0] = k.Boundary(n);
+    RunRows<true>(k, 0, T, b0, b1, carry, nullptr, stream);
+  }
 }
 
 /// Scans all N columns over T steps using the thread pool: split over columns when there are
@@ -164,7 +185,9 @@ void ReverseScan(const K& k, size_t T, size_t N) {
     return;
   }
   if (N >= 32 * threads) {
-    ParallelFor(N, 32, [&](size_t n0, size_t n1) { ReverseScanSerial(k, T, n0, n1, stream); });
+    // Tasks start at multiples of 16 columns, so a column takes the same path (16-column vector
+    // scan or the scalar remainder, whose FMA contraction rounds differently) for any thread count.
+    ParallelFor((N + 15) / 16, 2, [&](size_t g0, size_t g1) { ReverseScanSerial(k, T, g0 * 16, std::min(N, g1 * 16), stream); });
     return;
   }
   // Few long columns: split time into P front chunks and one last chunk. Phase 1: one thread

@@ -76,6 +76,8 @@ struct GaeScan {
     const __m512 delta = _mm512_sub_ps(_mm512_fmadd_ps(_mm512_maskz_mov_ps(~term, g), boot, _mm512_loadu_ps(p.rewards + i)), v);
     return simd::Coefs16::Of(delta, _mm512_maskz_mul_ps(static_cast<__mmask16>(~(term | trunc)), g, simd::Param16(p.lambda, t, n)));
   }
+  // The inputs Coefs16 reads at columns [n, n + 16) of step t (simd_scan.h, streaming row order).
+  void Prefetch16(size_t t, size_t n) const { simd::PrefetchBootstrap16(p, t, n); }
   void Write16(size_t t, size_t n, const simd::Coefs16&, __m512 adv, __m512, bool stream) const {
     const size_t i = t * p.N + n;
     simd::Store16(p.advantages + i, adv, stream);

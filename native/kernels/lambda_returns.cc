@@ -72,6 +72,8 @@ struct LambdaReturnsScan {
                                      _mm512_loadu_ps(p.rewards + i));
     return simd::Coefs16::Of(a, _mm512_mul_ps(g, lam));
   }
+  // The inputs Coefs16 reads at columns [n, n + 16) of step t (simd_scan.h, streaming row order).
+  void Prefetch16(size_t t, size_t n) const { simd::PrefetchBootstrap16(p, t, n); }
   void Write16(size_t t, size_t n, const simd::Coefs16&, __m512 y, __m512, bool stream) const { simd::Store16(p.returns + t * p.N + n, y, stream); }
 
   // Steps [t, t + 8) of a one-column batch (simd_scan.h), same arithmetic as Coefs16.

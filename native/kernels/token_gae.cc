@@ -26,8 +26,11 @@ namespace {
 // Sequences at least this long are split over the pool; the others are scanned whole, one
 // per task, in parallel.
 constexpr size_t kLongSequence = 1 << 15;
-// Batches of at least this many tokens (and more than one sequence) use the pool.
-constexpr size_t kParallelTokens = 1 << 12;
+// Batches of at least this many tokens (and more than one sequence) use the pool; below it
+// (a few tens of µs of work) waking the pool costs more than it saves, as for the other scans
+// (ReverseScan in scan.h: 2^16 elements). At B = 64, T = 128 on the shared 2-core machine the
+// pool made calls ~10x slower than one thread.
+constexpr size_t kParallelTokens = 1 << 16;
 
 // Per-token operations: Coef gives a_i and c_i of y_i = a_i + c_i y_{i+1}; Put writes y_i.
 
@@ -97,7 +100,23 @@ struct MaskedOp {
 // the partial sums x_i = Σ_{k<8-i} c^k a_{i+k} of a block come from three shifted fmas (Hillis &
 // Steele 1986 doubling), then y_i = x_i + c^{8-i} y_{block end}. The chain from block to block
 // is one fma and one broadcast, instead of one fma per token.
-void PlainScan8(const PlainOp& op, bool stream) {
+// Out of cache (kStream), the inputs are prefetched this many tokens ahead of the (descending)
+// scan, and the outputs are staged in L1 in chunks of kStageTokens and streamed out in ascending
+// order: streaming stores issued in descending order, 16 bytes at a time (V8's large arrays start
+// 16 bytes past a 32-byte boundary), defeat write-combining and measured slower than plain
+// stores (B = 4096, T = 2048: ~30% of copy bandwidth vs ~45% plain, ~60% plain with prefetch).
+constexpr size_t kPrefetchTokens = 256;
+constexpr size_t kStageTokens = 512;
+
+// Copies n floats (a multiple of 8) from the aligned stage to dst with streaming stores.
+void StreamOut(float* dst, const float* stage, size_t n) {
+  size_t k = 0;
+  for (; k + 16 <= n; k += 16) simd::Store16(dst + k, _mm512_load_ps(stage + k), true);
+  if (k < n) _mm256_storeu_ps(dst + k, _mm256_load_ps(stage + k));
+}
+
+template <bool kStream>
+void PlainScan8(const PlainOp& op) {
   const size_t len = op.len, head = len % 8;
   const double c = op.gl;
   const __m512d c1 = _mm512_set1_pd(c), c2 = _mm512_set1_pd(c * c), c4 = _mm512_set1_pd(c * c * c * c);
@@ -117,31 +136,40 @@ void PlainScan8(const PlainOp& op, bool stream) {
   }
   __m512d carry = _mm512_set1_pd(y);
   const __m512d g = _mm512_set1_pd(op.g), R = _mm512_set1_pd(op.R);
-  for (size_t b = len - head; b >= 8;) {
-    b -= 8;
-    const __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(op.v + b));
-    // V of the next token; after the last token of the sequence, R instead.
-    const __mmask8 inside = b + 8 < len ? 0xff : 0x7f;
-    const __m512d next = _mm512_mask_mul_pd(R, inside, g, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(inside, op.v + b + 1)));
-    __m512d x = _mm512_sub_pd(next, v);
-    if (op.r) x = _mm512_add_pd(x, _mm512_cvtps_pd(_mm256_loadu_ps(op.r + b)));
-    x = _mm512_fmadd_pd(c1, _mm512_maskz_permutexvar_pd(0x7f, up1, x), x);
-    x = _mm512_fmadd_pd(c2, _mm512_maskz_permutexvar_pd(0x3f, up2, x), x);
-    x = _mm512_fmadd_pd(c4, _mm512_maskz_permutexvar_pd(0x0f, up4, x), x);
-    const __m512d yv = _mm512_fmadd_pd(tail_power, carry, x);
-    carry = _mm512_broadcastsd_pd(_mm512_castpd512_pd128(yv));
-    const __m256 adv = _mm512_cvtpd_ps(yv);
-    float* out = op.adv + b;
-    if (stream && (reinterpret_cast<uintptr_t>(out) & 31) == 0) _mm256_stream_ps(out, adv);
-    else _mm256_storeu_ps(out, adv);
-    if (op.ret) {
-      const __m256 ret = _mm512_cvtpd_ps(_mm512_add_pd(yv, v));
-      float* out_ret = op.ret + b;
-      if (stream && (reinterpret_cast<uintptr_t>(out_ret) & 31) == 0) _mm256_stream_ps(out_ret, ret);
-      else _mm256_storeu_ps(out_ret, ret);
+  alignas(64) float stage_adv[kStream ? kStageTokens : 1], stage_ret[kStream ? kStageTokens : 1];
+  // Chunks [lo, hi) from the end: staged ones start at multiples of kStageTokens; unstaged, one
+  // chunk written in place.
+  for (size_t hi = len - head; hi > 0;) {
+    const size_t lo = kStream ? (hi - 1) / kStageTokens * kStageTokens : 0;
+    float* adv = kStream ? stage_adv : op.adv + lo;
+    float* ret = kStream ? stage_ret : op.ret + lo;  // unused when op.ret is null
+    for (size_t b = hi; b > lo;) {
+      b -= 8;
+      if (kStream && b >= kPrefetchTokens && (b & 8) == 0) {  // one hint per 64 bytes of each input
+        _mm_prefetch(reinterpret_cast<const char*>(op.v + b - kPrefetchTokens), _MM_HINT_T0);
+        if (op.r) _mm_prefetch(reinterpret_cast<const char*>(op.r + b - kPrefetchTokens), _MM_HINT_T0);
+      }
+      const __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(op.v + b));
+      // V of the next token; after the last token of the sequence, R instead.
+      const __mmask8 inside = b + 8 < len ? 0xff : 0x7f;
+      const __m512d next = _mm512_mask_mul_pd(R, inside, g, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(inside, op.v + b + 1)));
+      __m512d x = _mm512_sub_pd(next, v);
+      if (op.r) x = _mm512_add_pd(x, _mm512_cvtps_pd(_mm256_loadu_ps(op.r + b)));
+      x = _mm512_fmadd_pd(c1, _mm512_maskz_permutexvar_pd(0x7f, up1, x), x);
+      x = _mm512_fmadd_pd(c2, _mm512_maskz_permutexvar_pd(0x3f, up2, x), x);
+      x = _mm512_fmadd_pd(c4, _mm512_maskz_permutexvar_pd(0x0f, up4, x), x);
+      const __m512d yv = _mm512_fmadd_pd(tail_power, carry, x);
+      carry = _mm512_broadcastsd_pd(_mm512_castpd512_pd128(yv));
+      _mm256_storeu_ps(adv + (b - lo), _mm512_cvtpd_ps(yv));
+      if (op.ret) _mm256_storeu_ps(ret + (b - lo), _mm512_cvtpd_ps(_mm512_add_pd(yv, v)));
     }
+    if constexpr (kStream) {
+      StreamOut(op.adv + lo, stage_adv, hi - lo);
+      if (op.ret) StreamOut(op.ret + lo, stage_ret, hi - lo);
+    }
+    hi = lo;
   }
-  simd::Fence(stream);
+  simd::Fence(kStream);
 }
 #endif
 
@@ -194,7 +222,8 @@ void RunSequence(const TokenGaeProblem& p, size_t b, size_t s, size_t len, bool 
     const PlainOp op{r, p.values + s, p.advantages + s, ret, len, R, g, gl};
 #if RLCORE_SCAN_SIMD
     // One pass at memory speed on one thread beats the two-pass split over the pool.
-    PlainScan8(op, p.total >= simd::kStreamElements);
+    if (p.total >= simd::kStreamElements) PlainScan8<true>(op);
+    else PlainScan8<false>(op);
     (void)parallel;
 #else
     ScanSequence(op, len, parallel);

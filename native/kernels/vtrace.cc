@@ -139,6 +139,11 @@ struct VtraceScan {
              _mm512_mul_ps(gl, cc)},
             r, v, g, rho_pg, boot, v_after, live, use_vs};
   }
+  // The inputs Coefs16 reads at columns [n, n + 16) of step t (simd_scan.h, streaming row order).
+  void Prefetch16(size_t t, size_t n) const {
+    simd::PrefetchBootstrap16(p, t, n);
+    simd::Prefetch16F(p.log_rhos + t * p.N + n);
+  }
   void Write16(size_t t, size_t n, const Coefs16Pg& q, __m512 y, __m512 y_next, bool stream) const {
     const size_t i = t * p.N + n;
     simd::Store16(p.vs + i, _mm512_add_ps(y, q.v), stream);

@@ -3,9 +3,17 @@
 // threads, and the outputs must agree bit for bit.
 import { afterAll, describe, expect, it } from 'vitest';
 import { backends, setNumThreads } from '../../src/device.js';
+import { discountedReturns } from '../../src/kernels/discounted_returns.js';
+import { gae } from '../../src/kernels/gae.js';
+import { groupNormalize } from '../../src/kernels/group_normalize.js';
+import { lambdaReturns } from '../../src/kernels/lambda_returns.js';
+import { whiten } from '../../src/kernels/normalize.js';
+import { nstepReturns } from '../../src/kernels/nstep_returns.js';
+import { tokenGae } from '../../src/kernels/token_gae.js';
+import { vtrace } from '../../src/kernels/vtrace.js';
 import { Sequential } from '../../src/nn/mlp.js';
 import { Adam, Sgd, clipGradNorm, polyakUpdate } from '../../src/nn/optim.js';
-import { randomF32, rng } from '../helpers.js';
+import { randomF32, rng, vtraceBatch } from '../helpers.js';
 
 const threads = backends().cpu.threads;
 afterAll(() => setNumThreads(threads));
@@ -77,6 +85,51 @@ describe('results do not depend on the thread count', () => {
         adam.step();
       }
       return [...outs, net.params];
+    });
+  });
+
+  // Shapes where columns split unevenly across threads (N not a multiple of 16) and single long
+  // sequences (split into parallel pieces).
+  it.each([
+    [2048, 999],
+    [300_001, 1],
+    [40_000, 3],
+  ])('the return and advantage kernels on [T, N] = [%i, %i]', (T, N) => {
+    const b = vtraceBatch(T, N, 3, 0.01, 0.005);
+    const { logRhos, ...boot } = b;
+    const shape: [number, number] = [T, N];
+    expectThreadIndependent(() => {
+      const g = gae({ shape, ...boot, gamma: 0.99, lambda: 0.95 });
+      const v = vtrace({ shape, ...boot, logRhos, gamma: 0.99 });
+      return [
+        g.advantages,
+        g.returns,
+        lambdaReturns({ shape, ...boot, gamma: 0.99, lambda: 0.9 }).returns,
+        discountedReturns({ shape, rewards: b.rewards, terminated: b.terminated, truncated: b.truncated, lastValues: b.lastValues, finalValues: b.finalValues, gamma: 0.99 }).returns,
+        nstepReturns({ shape, ...boot, gamma: 0.99, n: 5 }).returns,
+        v.vs,
+        v.pgAdvantages,
+      ];
+    });
+  });
+
+  it('whitening, group normalisation and token GAE', () => {
+    const r = rng(5);
+    const n = 1_000_003, x = randomF32(n, r);
+    const G = 8, rewards = randomF32(G * 200_001, r);
+    const groupIds = Int32Array.from({ length: 100_003 }, () => Math.floor(r() * 977));
+    const lengths = Int32Array.from({ length: 333 }, () => 1 + Math.floor(r() * 3000));
+    const tokens = lengths.reduce((a, c) => a + c, 0);
+    const tokenRewards = randomF32(tokens, r), tokenValues = randomF32(tokens, r);
+    expectThreadIndependent(() => {
+      const t = tokenGae({ lengths, rewards: tokenRewards, values: tokenValues, gamma: 1, lambda: 0.95 });
+      return [
+        whiten({ x }).out,
+        groupNormalize({ rewards, groupSize: G, mode: 'grpo' }).advantages,
+        groupNormalize({ rewards: randomF32(100_003, rng(9)), groupIds, numGroups: 977, mode: 'rloo' }).advantages,
+        t.advantages,
+        t.returns,
+      ];
     });
   });
 });
