@@ -2,7 +2,7 @@
 // GB/s column is GPU memory bandwidth; and the LLM losses through their public functions (host
 // arrays, so PCIe copies included) next to the CPU kernels. Only in CUDA builds with a device;
 // elsewhere no rows.
-import { backends, policyLoss, tokenKl } from '../src/index.js';
+import { backends, policyLoss, ReplayBuffer, tokenKl } from '../src/index.js';
 import { native } from '../src/native.js';
 import { timeIt, type BenchRow } from './harness.js';
 
@@ -40,6 +40,36 @@ export default function bench(): BenchRow[] {
     }
   }
   rows.push(...hostArrayRows());
+  rows.push(...replayRows());
+  return rows;
+}
+
+// The replay buffer on device 'cuda' next to the CPU buffer, same inserts and same draws (host
+// arrays in and out, copies included; the byte model of bench/replay.bench.ts): insert 4096 rows,
+// and prioritized sample (+ gather + weights) + priority update of 4096 at capacity 1M.
+function replayRows(): BenchRow[] {
+  const rows: BenchRow[] = [];
+  const OBS = 4, R = 4096, B = 4096, capacity = 1_000_000;  // as bench/replay.bench.ts
+  const rowBytes = OBS * 8 + 4 + 4 + 2;
+  const obs = Float32Array.from({ length: R * OBS }, Math.random), next = Float32Array.from({ length: R * OBS }, Math.random);
+  const act = Float32Array.from({ length: R }, Math.random), rew = Float32Array.from({ length: R }, Math.random);
+  const term = Uint8Array.from({ length: R }, () => (Math.random() < 0.01 ? 1 : 0)), trunc = new Uint8Array(R);
+  const insert = { observations: obs, actions: act, rewards: rew, nextObservations: next, terminated: term, truncated: trunc };
+  const pr = Float32Array.from({ length: B }, () => Math.random() * 2);
+  for (const device of ['cuda', 'cpu'] as const) {
+    const impl = device === 'cuda' ? 'cuda (host arrays, incl. PCIe)' : 'native cpu';
+    const rb = new ReplayBuffer({ capacity, obsDim: OBS, numEnvs: R, prioritized: true, seed: 1, device });
+    for (let f = 0; f < capacity; f += R) rb.add(insert);
+    const size = `cap=${capacity / 1e6}M rows=${R}`;
+    rows.push({ kernel: 'replay insert (prioritized)', size, impl, elements: R, bytes: R * rowBytes, seconds: timeIt(() => rb.add(insert)) });
+    const out = rb.allocateBatch(B);
+    const seconds = timeIt(() => {
+      rb.sample(B, { beta: 0.4 }, out);
+      rb.updatePriorities(out.indices, pr);
+    });
+    rows.push({ kernel: 'replay prioritized sample+update', size: `cap=${capacity / 1e6}M B=${B}`, impl, elements: B, bytes: B * (rowBytes + 16), seconds });
+    rb.close();
+  }
   return rows;
 }
 

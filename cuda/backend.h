@@ -65,6 +65,49 @@ void CplLoss(const CplLossProblem& p);                      // cuda/preference.c
 void TokenKl(size_t M, const float* logp, const float* ref, const uint8_t* mask, KlEstimator kind, float* kl,
              float* grad, double* stats);                   // cuda/kl.cu
 
+// Device-resident replay storage (cuda/replay.cu; the same functions on host memory in
+// cuda/test/replay_host.cu), driven by native/replay/replay_buffer.cc for `device: 'cuda'`
+// buffers: every field as a column [capacity, row bytes], the links between an environment's
+// consecutive steps, and (prioritized) the sum and min trees with native/replay/sum_tree.h's
+// layout and arithmetic, so that sampling draws the CPU buffer's rows for the same seed. Inputs
+// and outputs are host arrays; each call synchronises its store's stream before returning.
+class ReplayStore;
+
+/// Storage for `capacity` rows of fields of `row_bytes` bytes each (and a tree when prioritized).
+ReplayStore* ReplayAlloc(size_t capacity, const std::vector<size_t>& row_bytes, bool prioritized);
+void ReplayFree(ReplayStore* store);
+
+/// One insert part (at most `capacity` rows) into the ring slots first_slot, first_slot + 1, ...
+/// (wrapping): one host-to-device copy, then one scatter.
+struct ReplayInsertPart {
+  size_t rows = 0, first_slot = 0;
+  std::vector<const uint8_t*> fields;  // per field: [rows, row bytes], from the part's first row
+  const uint8_t* final_obs = nullptr;  // optional [rows, obs bytes]: next obs where done
+  const int64_t* next = nullptr;       // [rows]: the link stored with each new row (-1: none)
+  const int64_t* old_links = nullptr;  // [num_old_links, 2]: (slot, next) links into older rows
+  size_t num_old_links = 0;
+};
+void ReplayInsert(ReplayStore* store, const ReplayInsertPart& part);
+/// PriorityTree::SetRange: leaves [first, first + count) = leaf, then their ancestors.
+void ReplaySetRange(ReplayStore* store, size_t first, size_t count, double leaf);
+/// PriorityTree::SetMany with rows sorted and distinct (the caller keeps the last duplicate).
+void ReplaySetMany(ReplayStore* store, const int32_t* rows, const double* leaves, size_t count);
+/// Roots of the sum and min trees (PriorityTree::Total and Min).
+void ReplayRoots(ReplayStore* store, double* total, double* min);
+/// `batch` rows of the first `size`: uniform (ratio null) or proportional, with ratio[b] = p_row / p_min.
+void ReplaySample(ReplayStore* store, uint64_t seed, uint64_t call, size_t size, size_t batch, int32_t* rows,
+                  double* ratio);
+/// Copies rows (-1: zeros) into outs[f] (null: skipped), as the CPU's 1-step Gather.
+void ReplayGather(ReplayStore* store, const int32_t* rows, size_t count, const std::vector<uint8_t*>& outs);
+/// Leaves p^α of rows.
+void ReplayLeaves(ReplayStore* store, const int32_t* rows, size_t count, double* out);
+/// Rows [0, size) of every field (columns[f]: [size, row bytes]), their links and leaves (null when
+/// not prioritized), for save; and back, rebuilding the tree, for load.
+void ReplayDownload(ReplayStore* store, size_t size, const std::vector<uint8_t*>& columns, int64_t* next,
+                    double* leaves);
+void ReplayUpload(ReplayStore* store, size_t size, const std::vector<const uint8_t*>& columns, const int64_t* next,
+                  const double* leaves);
+
 /// One device-resident timing: no host<->device copies inside the timed region.
 struct BenchResult {
   double ms = 0;        // mean milliseconds per launch (cudaEvent timing)

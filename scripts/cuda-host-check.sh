@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the CUDA kernel functors against the CPU kernels without a GPU (needs nvcc and g++):
 # builds cuda/test/host_check.cc with every cuda/test/NAME_host.cu (which runs cuda/NAME.cu's
-# functors on the host) and native/kernels/NAME.cc (or native/llm/NAME.cc), then runs it. Exit
+# functors on the host) and native/kernels/NAME.cc (or native/llm/NAME.cc; for replay, the
+# replay buffer of native/replay, whose device path runs on replay_host.cu's store), then runs it. Exit
 # status 0 when all agree.
 #   scripts/cuda-host-check.sh [build dir, default build-host-check]
 # The N-API functions the kernel bindings reference are never called here; they are linked to
@@ -21,10 +22,18 @@ for f in cuda/test/*_host.cu; do
   name=$(basename "$f" _host.cu)
   nvcc -std=c++17 -O2 -arch=sm_80 -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror "${defs[@]}" \
     -c "$f" -o "$out/${name}_host.o" &
-  src=native/kernels/$name.cc
-  [ -f "$src" ] || src=native/llm/$name.cc
-  "${cxx[@]}" -c "$src" -o "$out/$name.o" &
-  objs+=("$out/${name}_host.o" "$out/$name.o")
+  objs+=("$out/${name}_host.o")
+  if [ "$name" = replay ]; then  # the whole buffer: its device path calls replay_host.cu's store
+    for src in native/replay/replay_buffer.cc native/replay/replay_io.cc native/replay/replay_device.cc; do
+      "${cxx[@]}" -c "$src" -o "$out/$(basename "$src" .cc).o" &
+      objs+=("$out/$(basename "$src" .cc).o")
+    done
+  else
+    src=native/kernels/$name.cc
+    [ -f "$src" ] || src=native/llm/$name.cc
+    "${cxx[@]}" -c "$src" -o "$out/$name.o" &
+    objs+=("$out/$name.o")
+  fi
   wait
 done
 for f in native/core/thread_pool.cc native/core/binding.cc native/kernels/bootstrap_args.cc cuda/test/host_check.cc; do

@@ -2,7 +2,8 @@
 # The CUDA check for a machine with a GPU: build the CUDA addon there, load it, check every CUDA
 # kernel against the CPU kernel of the same addon, and time the kernels on device-resident data
 # (16M+ elements, and one sequence of 1M steps). Results go under $OUT (default ./device-out):
-#   nvidia-smi.txt build.log backends.json parity.log parity-llm.log [vitest.log] bench.md bench.json
+#   nvidia-smi.txt build.log backends.json parity.log parity-llm.log parity-replay.log [vitest.log] bench.md
+#   bench.json
 #   summary.txt
 #
 # Needs nvcc and CMake (>= 3.18). Node.js is optional for the build, required for the checks:
@@ -62,9 +63,10 @@ node -e "
   if (!info.cuda.built) process.exit(1);
 " "$OUT/backends.json" | tee -a "$summary" || { say "load: FAILED"; exit 1; }
 
-# Return estimators (device-parity.mjs) and LLM losses (device-parity-llm.mjs: policyLoss, tokenKl,
-# preferenceLoss, cplLoss, each also run twice on CUDA for determinism).
-for check in parity parity-llm; do
+# Return estimators (device-parity.mjs), LLM losses (device-parity-llm.mjs: policyLoss, tokenKl,
+# preferenceLoss, cplLoss, each also run twice on CUDA for determinism) and the device replay
+# buffer (device-parity-replay.mjs: same buffers, rows, weights and batches as the CPU buffer).
+for check in parity parity-llm parity-replay; do
   log="$OUT/$check.log"
   if node "scripts/device-$check.mjs" >"$log" 2>&1; then
     say "$check: $(tail -1 "$log")"
@@ -77,7 +79,7 @@ for check in parity parity-llm; do
 done
 
 if [ -x node_modules/.bin/vitest ]; then
-  if NO_COLOR=1 timeout 300 node_modules/.bin/vitest run test/kernels test/llm/cuda.test.ts >"$OUT/vitest.log" 2>&1; then
+  if NO_COLOR=1 timeout 300 node_modules/.bin/vitest run test/kernels test/llm/cuda.test.ts test/replay/cuda.test.ts >"$OUT/vitest.log" 2>&1; then
     say "vitest: $(grep -E 'Tests' "$OUT/vitest.log" | tail -1)"
   else
     say "vitest: FAILED (see vitest.log)"

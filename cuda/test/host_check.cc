@@ -5,7 +5,9 @@
 // Build and run: scripts/cuda-host-check.sh
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "../../native/kernels/discounted_returns.h"
@@ -15,6 +17,7 @@
 #include "../../native/kernels/token_gae.h"
 #include "../../native/kernels/vtrace.h"
 #include "../../native/llm/llm.h"
+#include "../../native/replay/replay_buffer.h"
 
 namespace rlcore::cuda {
 void GaeOnHost(const GaeProblem& p);
@@ -225,6 +228,148 @@ void CheckLlm() {
   }
 }
 
+// The device replay buffer (replay_host.cu runs its store on the host) against the CPU buffer:
+// same inserts (parts larger than the capacity, env ids, final observations, extra fields), then
+// after each step the serialized buffers (rows, links, leaves, episodes, cursor) are equal byte
+// for byte, and uniform and prioritized draws (rows and weights), gathers (with -1 rows),
+// priority updates (with duplicates), tree roots and episode draws are equal bit for bit.
+void ReplayFail(const std::string& what) {
+  std::printf("FAIL replay %s\n", what.c_str());
+  ++failures;
+}
+template <class T>
+void ReplayEqual(const std::string& what, const T* got, const T* want, size_t n) {
+  ++comparisons;
+  if (n > 0 && std::memcmp(got, want, n * sizeof(T)) != 0) ReplayFail(what);
+}
+
+void CheckReplay() {
+  using replay::DType;
+  using replay::Field;
+  using replay::ReplayBuffer;
+  const size_t capacities[] = {1, 7, 64, 65, 513, 3000};
+  int round = 0;
+  for (size_t capacity : capacities) {
+    for (int variant = 0; variant < 4; ++variant, ++round) {
+      const bool prioritized = variant & 1, extras = variant & 2;
+      const size_t obs = 1 + static_cast<size_t>(round % 3) * 8, num_envs = 1 + static_cast<size_t>(round % 4);
+      std::vector<Field> fields = {{"obs", DType::kF32, obs},       {"act", round % 2 ? DType::kI32 : DType::kF32, 2},
+                                   {"rew", DType::kF32, 1},         {"next", DType::kF32, obs},
+                                   {"term", DType::kU8, 1},         {"trunc", DType::kU8, 1}};
+      if (extras) {
+        fields.push_back({"logp", DType::kF32, 1});
+        fields.push_back({"ids", DType::kU8, 5});
+        fields.push_back({"opt", DType::kI32, 3});
+      }
+      const std::string tag = "capacity " + std::to_string(capacity) + " variant " + std::to_string(variant);
+      ReplayBuffer cpu(capacity, fields, num_envs, prioritized, 0.6, 1e-6, 7 + round);
+      ReplayBuffer dev(capacity, fields, num_envs, prioritized, 0.6, 1e-6, 7 + round, true);
+      auto same_bytes = [&](const std::string& when) {
+        const auto a = dev.Serialize(), b = cpu.Serialize();
+        ++comparisons;
+        if (a != b) ReplayFail(tag + ": serialized buffers differ " + when);
+        if (dev.PrioritySum() != cpu.PrioritySum() || dev.PriorityMin() != cpu.PriorityMin()) {
+          ReplayFail(tag + ": priority roots differ " + when);
+        }
+      };
+      for (int step = 0; step < 12; ++step) {
+        // Insert: default env ids (rows <= numEnvs) or random ones, sometimes more rows than the capacity.
+        const bool ids = step % 3 != 0;
+        const size_t rows = ids ? 1 + static_cast<size_t>(Uniform(0.f, 1.f) * (step == 5 ? 2.5f * capacity + 3 : 40.f))
+                                : num_envs;
+        std::vector<std::vector<uint8_t>> data(fields.size());
+        replay::InsertBatch batch;
+        batch.rows = rows;
+        for (size_t f = 0; f < fields.size(); ++f) {
+          data[f].resize(rows * fields[f].RowBytes());
+          if (fields[f].dtype == DType::kU8) {
+            for (auto& x : data[f]) x = f >= replay::kFixedFields ? static_cast<uint8_t>(Uniform(0.f, 255.f)) : Uniform(0.f, 1.f) < 0.15f;
+          } else {
+            std::vector<float> v = Floats(rows * fields[f].width);
+            std::memcpy(data[f].data(), v.data(), v.size() * 4);
+          }
+          batch.fields.push_back(data[f].data());
+        }
+        std::vector<float> fin = Floats(rows * obs);
+        std::vector<int32_t> env(rows);
+        for (auto& e : env) e = static_cast<int32_t>(Uniform(0.f, 1.f) * num_envs) % static_cast<int32_t>(num_envs);
+        if (step % 2) batch.final_obs = reinterpret_cast<const uint8_t*>(fin.data());
+        if (ids) batch.env_ids = env.data();
+        cpu.Add(batch);
+        dev.Add(batch);
+        same_bytes("after insert " + std::to_string(step));
+        // Sample + gather, uniform and (when prioritized) proportional.
+        for (int uniform = 0; uniform < 2; ++uniform) {
+          const size_t B = step % 4 == 0 ? 1 : 1 + static_cast<size_t>(Uniform(0.f, 300.f));
+          std::vector<int32_t> r1(B), r2(B);
+          std::vector<float> w1(B), w2(B);
+          cpu.Sample(B, uniform, 0.4 + 0.05 * step, r1.data(), w1.data());
+          dev.Sample(B, uniform, 0.4 + 0.05 * step, r2.data(), w2.data());
+          ReplayEqual(tag + ": sampled rows", r2.data(), r1.data(), B);
+          ReplayEqual(tag + ": importance weights", w2.data(), w1.data(), B);
+          if (B > 2) r1[B / 2] = -1;
+          std::vector<std::vector<uint8_t>> o1(fields.size()), o2(fields.size());
+          std::vector<uint8_t*> p1, p2;
+          for (size_t f = 0; f < fields.size(); ++f) {
+            const bool want = (f + static_cast<size_t>(step)) % 5 != 0;  // some fields not asked for
+            o1[f].assign(B * fields[f].RowBytes(), 0xAB);
+            o2[f].assign(B * fields[f].RowBytes(), 0xAB);
+            p1.push_back(want ? o1[f].data() : nullptr);
+            p2.push_back(want ? o2[f].data() : nullptr);
+          }
+          std::vector<float> d1(B), d2(B);
+          cpu.Gather(r1.data(), B, p1, 1, 0.97, d1.data());
+          dev.Gather(r1.data(), B, p2, 1, 0.97, d2.data());
+          for (size_t f = 0; f < fields.size(); ++f) ReplayEqual(tag + ": gathered " + fields[f].name, o2[f].data(), o1[f].data(), o1[f].size());
+          ReplayEqual(tag + ": discounts", d2.data(), d1.data(), B);
+          if (!prioritized) break;
+        }
+        if (prioritized) {
+          // Updates with duplicate rows (the last one wins) and zeros, then the trees and leaves.
+          const size_t B = 1 + static_cast<size_t>(Uniform(0.f, 200.f));
+          std::vector<int32_t> r(B);
+          std::vector<float> p = Floats(B, 0.f, 5.f);
+          for (auto& x : r) x = static_cast<int32_t>(Uniform(0.f, 1.f) * cpu.Size()) % static_cast<int32_t>(cpu.Size());
+          if (B > 3) r[B - 1] = r[0], p[1] = 0.f;
+          cpu.UpdatePriorities(r.data(), p.data(), B);
+          dev.UpdatePriorities(r.data(), p.data(), B);
+          same_bytes("after update " + std::to_string(step));
+          std::vector<double> l1(B), l2(B);
+          cpu.Priorities(r.data(), B, l1.data());
+          dev.Priorities(r.data(), B, l2.data());
+          ReplayEqual(tag + ": leaves", l2.data(), l1.data(), B);
+        }
+        if (cpu.NumEpisodes() > 0) {
+          std::vector<int32_t> s1(9), s2(9), n1(9), n2(9);
+          std::vector<float> g1(9), g2(9);
+          cpu.SampleEpisodes(9, 0.5, s1.data(), n1.data(), g1.data());
+          dev.SampleEpisodes(9, 0.5, s2.data(), n2.data(), g2.data());
+          ReplayEqual(tag + ": episode starts", s2.data(), s1.data(), 9);
+        }
+      }
+      // Load the CPU buffer's bytes onto the device: the same buffer, drawing the same rows.
+      const auto bytes = cpu.Serialize();
+      std::unique_ptr<ReplayBuffer> loaded(ReplayBuffer::Deserialize(bytes.data(), bytes.size(), true));
+      ++comparisons;
+      if (loaded->Serialize() != bytes) ReplayFail(tag + ": a loaded device buffer serializes differently");
+      std::vector<int32_t> r1(64), r2(64);
+      std::vector<float> w1(64), w2(64);
+      cpu.Sample(64, false, 0.7, r1.data(), w1.data());
+      loaded->Sample(64, false, 0.7, r2.data(), w2.data());
+      ReplayEqual(tag + ": rows after load", r2.data(), r1.data(), 64);
+      ReplayEqual(tag + ": weights after load", w2.data(), w1.data(), 64);
+      try {  // CPU-only calls refuse, changing nothing
+        std::vector<int32_t> rows(4);
+        std::vector<uint8_t> mask(4);
+        dev.SampleSequences(2, 2, true, rows.data(), mask.data());
+        ReplayFail(tag + ": sequences on the device did not throw");
+      } catch (const replay::ReplayError& e) {
+        if (std::string(e.code) != "ERR_DEVICE") ReplayFail(tag + ": sequences on the device: " + e.code);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -308,6 +453,7 @@ int main() {
     }
   }
   CheckLlm();
+  CheckReplay();
   std::printf("%d comparisons, %d failures\n", comparisons, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -61,6 +61,8 @@ auto Guard(Napi::Env env, F&& f) -> decltype(f()) {
     return f();
   } catch (const ReplayError& e) {
     ThrowError(env, e.code, e.what());
+  } catch (const cuda::DeviceUnavailable& e) {
+    ThrowError(env, "ERR_DEVICE", e.what());
   } catch (const std::bad_alloc&) {
     ThrowError(env, "ERR_RANGE", "replay: cannot allocate the buffer's memory (capacity too large for this machine)");
   } catch (const std::exception& e) {
@@ -69,7 +71,7 @@ auto Guard(Napi::Env env, F&& f) -> decltype(f()) {
 }
 
 // replayCreate(capacity, names: string[], dtypes: Int32Array, widths: Int32Array, numEnvs,
-//              prioritized, alpha, eps, seed) -> handle
+//              prioritized, alpha, eps, seed, useCuda?) -> handle
 Napi::Value CreateBinding(const Napi::CallbackInfo& info) {
   constexpr const char* k = "replayCreate";
   Napi::Env env = info.Env();
@@ -86,6 +88,8 @@ Napi::Value CreateBinding(const Napi::CallbackInfo& info) {
   const double eps = NumberArg(info, 7, k, "eps", 1e-300, 1e6);
   if (eps <= 0) ThrowError(env, "ERR_RANGE", "replayCreate: eps must be > 0");
   const double seed = NumberArg(info, 8, k, "seed", 0, 9007199254740992.0);
+  const bool use_cuda = BoolArg(info, 9);
+  CheckDevice(env, k, use_cuda);
   if (nf < kFixedFields || nf > 1024) ThrowError(env, "ERR_ARG", "replayCreate: expected the six fixed fields and at most 1018 extras");
   if (num_envs > (1u << 24)) ThrowError(env, "ERR_RANGE", "replayCreate: numEnvs must be at most 2^24");
   std::vector<Field> fields(nf);
@@ -108,10 +112,10 @@ Napi::Value CreateBinding(const Napi::CallbackInfo& info) {
   for (const Field& f : fields) row_bytes += f.RowBytes();
   CheckedProduct(env, k, ShapeText("[capacity, row bytes]", {capacity, row_bytes}));
   return Wrap(env, new ReplayBuffer(capacity, std::move(fields), num_envs, prioritized, alpha, eps,
-                                    static_cast<uint64_t>(seed)));
+                                    static_cast<uint64_t>(seed), use_cuda));
 }
 
-// replayInfo(h) -> { capacity, size, total, numEnvs, prioritized, alpha, eps, maxPriority, prioritySum, priorityMin, episodes, fields }
+// replayInfo(h) -> { capacity, size, total, numEnvs, prioritized, alpha, eps, maxPriority, prioritySum, priorityMin, episodes, fields, device }
 Napi::Value InfoBinding(const Napi::CallbackInfo& info) {
   ReplayBuffer* b = HandleArg(info, "replayInfo");
   Napi::Env env = info.Env();
@@ -136,6 +140,7 @@ Napi::Value InfoBinding(const Napi::CallbackInfo& info) {
     fields.Set(static_cast<uint32_t>(f), d);
   }
   o.Set("fields", fields);
+  o.Set("device", b->OnDevice() ? "cuda" : "cpu");
   return o;
 }
 
@@ -231,7 +236,7 @@ Napi::Value PrioritiesBinding(const Napi::CallbackInfo& info) {
       ThrowError(env, "ERR_RANGE", "replayPriorities: indices must be in [0, size)");
     }
   }
-  for (size_t i = 0; i < rows.length; ++i) out.data[i] = b->Priority(static_cast<size_t>(rows.data[i]));
+  Guard(env, [&] { b->Priorities(rows.data, rows.length, out.data); });
   return env.Undefined();
 }
 
@@ -287,11 +292,13 @@ Napi::Value SerializeBinding(const Napi::CallbackInfo& info) {
   return Napi::Uint8Array::New(env, bytes.size(), out.ArrayBuffer(), out.ByteOffset());
 }
 
-// replayDeserialize(bytes: Uint8Array) -> handle
+// replayDeserialize(bytes: Uint8Array, useCuda?) -> handle
 Napi::Value DeserializeBinding(const Napi::CallbackInfo& info) {
   ArrayArg<uint8_t> bytes = U8Arg(info, 0, "replayDeserialize", "bytes", false, SIZE_MAX, "");
   Napi::Env env = info.Env();
-  return Wrap(env, Guard(env, [&] { return ReplayBuffer::Deserialize(bytes.data, bytes.length); }));
+  const bool use_cuda = BoolArg(info, 1);
+  CheckDevice(env, "replayDeserialize", use_cuda);
+  return Wrap(env, Guard(env, [&] { return ReplayBuffer::Deserialize(bytes.data, bytes.length, use_cuda); }));
 }
 
 std::string PathArg(const Napi::CallbackInfo& info, size_t i, const char* k) {
@@ -317,18 +324,20 @@ Napi::Value SaveBinding(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// replayLoad(path) -> handle
+// replayLoad(path, useCuda?) -> handle
 Napi::Value LoadBinding(const Napi::CallbackInfo& info) {
   constexpr const char* k = "replayLoad";
   Napi::Env env = info.Env();
   const std::string path = PathArg(info, 0, k);
+  const bool use_cuda = BoolArg(info, 1);
+  CheckDevice(env, k, use_cuda);
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) ThrowError(env, "ERR_IO", std::string(k) + ": cannot open " + path);
   std::vector<uint8_t> bytes;
   uint8_t chunk[1 << 16];
   for (size_t got; (got = std::fread(chunk, 1, sizeof(chunk), f.get())) > 0;) bytes.insert(bytes.end(), chunk, chunk + got);
   if (std::ferror(f.get())) ThrowError(env, "ERR_IO", std::string(k) + ": cannot read " + path);
-  return Wrap(env, Guard(env, [&] { return ReplayBuffer::Deserialize(bytes.data(), bytes.size()); }));
+  return Wrap(env, Guard(env, [&] { return ReplayBuffer::Deserialize(bytes.data(), bytes.size(), use_cuda); }));
 }
 
 // replayClose(h): frees the memory now rather than at garbage collection.

@@ -51,7 +51,7 @@ inline void CopyColumn(uint8_t* dst, size_t stride, const uint8_t* src, size_t r
 }  // namespace
 
 ReplayBuffer::ReplayBuffer(size_t capacity, std::vector<Field> fields, size_t num_envs, bool prioritized,
-                           double alpha, double eps, uint64_t seed)
+                           double alpha, double eps, uint64_t seed, bool on_device)
     : capacity_(capacity),
       fields_(std::move(fields)),
       num_envs_(num_envs),
@@ -62,7 +62,8 @@ ReplayBuffer::ReplayBuffer(size_t capacity, std::vector<Field> fields, size_t nu
       last_(num_envs, -1),
       ep_start_(num_envs, -1),
       ep_len_(num_envs, 0),
-      ep_return_(num_envs, 0.0) {
+      ep_return_(num_envs, 0.0),
+      on_device_(on_device) {
   size_t off = sizeof(int64_t);
   for (Field& f : fields_) {
     f.offset = off;
@@ -81,6 +82,11 @@ ReplayBuffer::ReplayBuffer(size_t capacity, std::vector<Field> fields, size_t nu
 // Memory is taken once, at the first insert, so that declaring a 10M buffer costs nothing until used.
 void ReplayBuffer::Allocate() {
   if (allocated_) return;
+  if (on_device_) {
+    AllocateDevice();
+    allocated_ = true;
+    return;
+  }
   records_.reset(static_cast<uint8_t*>(HugeAlloc(capacity_ * record_bytes_)));
   if (prioritized_) tree_.Allocate(capacity_);
   allocated_ = true;
@@ -88,6 +94,7 @@ void ReplayBuffer::Allocate() {
 
 void ReplayBuffer::Release() {
   records_.reset();
+  device_.reset();
   tree_ = PriorityTree();
   episodes_.clear();
   closed_ = true;
@@ -115,8 +122,13 @@ void ReplayBuffer::Add(const InsertBatch& batch) {
     const double leaf = Pow(max_priority_, alpha_);  // max_priority_ includes ε
     const size_t n = batch.rows < capacity_ ? batch.rows : capacity_;
     const size_t head = n < capacity_ - first_slot ? n : capacity_ - first_slot;
-    tree_.SetRange(first_slot, head, leaf);
-    tree_.SetRange(0, n - head, leaf);
+    if (device_) {
+      SetRangeDevice(first_slot, head, leaf);
+      SetRangeDevice(0, n - head, leaf);
+    } else {
+      tree_.SetRange(first_slot, head, leaf);
+      tree_.SetRange(0, n - head, leaf);
+    }
   }
   // Drop finished episodes whose first step has been overwritten (oldest-ending first).
   const int64_t oldest = static_cast<int64_t>(total_) - static_cast<int64_t>(capacity_);
@@ -143,7 +155,10 @@ void ReplayBuffer::AddPart(const InsertBatch& batch, size_t i0, size_t i1) {
     int64_t link = -1;
     if (prev >= 0 && prev + cap > p && ep_start_[e] >= 0) {
       const size_t j = i0 + static_cast<size_t>(prev - base);
-      const bool prev_done = prev >= base ? (term[j] != 0 || trunc[j] != 0) : Done(static_cast<size_t>(prev % cap));
+      // (An older step's record is on the device for a device buffer; it did not end an episode,
+      // or ep_start_[e] would be -1, so its flags need not be read.)
+      const bool prev_done = prev >= base ? (term[j] != 0 || trunc[j] != 0)
+                                          : (device_ ? false : Done(static_cast<size_t>(prev % cap)));
       if (!prev_done) link = prev;
     }
     links_[i - i0] = link;
@@ -161,6 +176,11 @@ void ReplayBuffer::AddPart(const InsertBatch& batch, size_t i0, size_t i1) {
       episodes_.push_back(Episode{ep_start_[e], ep_len_[e], ep_return_[e]});
       ep_start_[e] = -1;
     }
+  }
+  if (device_) {
+    AddPartDevice(batch, i0, n);
+    total_ += n;
+    return;
   }
   // The part's slots: [first, first + head) then [0, n - head).
   const size_t first = static_cast<size_t>(base % cap);
@@ -199,6 +219,7 @@ void ReplayBuffer::Sample(size_t batch, bool uniform, double beta, int32_t* rows
   if (size == 0) throw ReplayError("ERR_RANGE", "replaySample: the buffer is empty");
   const uint64_t call = calls_++;
   const uint64_t seed = seed_;
+  if (device_) return SampleDevice(batch, uniform, beta, call, rows, weights);
   if (uniform || !prioritized_) {
     ParallelFor(batch, 4096, [&](size_t b0, size_t b1) {
       for (size_t b = b0; b < b1; ++b) {
@@ -236,6 +257,29 @@ void ReplayBuffer::Sample(size_t batch, bool uniform, double beta, int32_t* rows
   });
 }
 
+double ReplayBuffer::PrioritySum() const {
+  if (device_) {
+    double total = 0.0, min = 0.0;
+    if (prioritized_) RootsDevice(&total, &min);
+    return total;
+  }
+  return tree_.Allocated() ? tree_.Total() : 0.0;
+}
+
+double ReplayBuffer::PriorityMin() const {
+  if (device_) {
+    double total = 0.0, min = 0.0;
+    if (prioritized_) RootsDevice(&total, &min);
+    return min;
+  }
+  return tree_.Allocated() ? tree_.Min() : 0.0;
+}
+
+void ReplayBuffer::Priorities(const int32_t* rows, size_t count, double* out) const {
+  if (device_) return LeavesDevice(rows, count, out);
+  for (size_t i = 0; i < count; ++i) out[i] = tree_.Get(static_cast<size_t>(rows[i]));
+}
+
 void ReplayBuffer::CheckRows(const int32_t* rows, size_t count, bool allow_missing, const char* what) const {
   const int64_t size = static_cast<int64_t>(Size());
   for (size_t b = 0; b < count; ++b) {
@@ -252,6 +296,7 @@ void ReplayBuffer::CheckRows(const int32_t* rows, size_t count, bool allow_missi
 void ReplayBuffer::Gather(const int32_t* rows, size_t count, const std::vector<uint8_t*>& outs, size_t n,
                           double gamma, float* discounts) const {
   CheckRows(rows, count, true, "replayGather");
+  if (device_) return GatherDevice(rows, count, outs, n, gamma, discounts);
   ParallelFor(count, 1024, [&](size_t b0, size_t b1) {
     // Rows are random: keep ~32 record fetches in flight (a record spans at most two lines).
     constexpr size_t kAhead = 32;
@@ -320,7 +365,11 @@ void ReplayBuffer::UpdatePriorities(const int32_t* rows, const float* priorities
   double* leaf = raw + count;
   for (size_t b = 0; b < count; ++b) raw[b] = static_cast<double>(priorities[b]) + eps_;
   PowMany(raw, alpha_, count, leaf);
-  tree_.SetMany(rows, count, [leaf](size_t b) { return leaf[b]; });
+  if (device_) {
+    SetManyDevice(rows, leaf, count);
+  } else {
+    tree_.SetMany(rows, count, [leaf](size_t b) { return leaf[b]; });
+  }
   for (size_t b = 0; b < count; ++b) {
     const double raw = priorities[b];
     if (raw + eps_ > max_priority_) max_priority_ = raw + eps_;
@@ -340,6 +389,7 @@ size_t ReplayBuffer::Window(size_t start, size_t length, int32_t* rows) const {
 }
 
 void ReplayBuffer::Follow(const int32_t* starts, size_t batch, size_t length, int32_t* rows, uint8_t* mask) const {
+  if (on_device_) CpuOnly("replayFollow");
   CheckRows(starts, batch, false, "replayFollow");
   for (size_t b = 0; b < batch; ++b) {
     const size_t k = Window(static_cast<size_t>(starts[b]), length, rows + b * length);
@@ -349,6 +399,7 @@ void ReplayBuffer::Follow(const int32_t* starts, size_t batch, size_t length, in
 
 void ReplayBuffer::SampleSequences(size_t batch, size_t length, bool masked, int32_t* rows, uint8_t* mask) {
   const size_t size = Size();
+  if (on_device_) CpuOnly("replaySampleSequences");
   if (size == 0) throw ReplayError("ERR_RANGE", "replaySampleSequences: the buffer is empty");
   const uint64_t call = calls_++;
   // Strict windows are drawn by rejection; draw into scratch so a failure writes nothing.

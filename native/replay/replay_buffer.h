@@ -1,6 +1,8 @@
 // A ring buffer of transitions with declared fields, per-environment links between consecutive
 // transitions (for n-step returns, sequences and episodes under vector-env interleaving), and an
 // optional priority tree. Owned by a JS handle (see replay.cc); used from the JS thread only.
+// A buffer created on the device keeps the rows, links and priority tree in device memory
+// (cuda/replay.cu, through cuda/backend.h) and only the per-env episode bookkeeping here.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../../cuda/backend.h"
 #include "huge_alloc.h"
 #include "sum_tree.h"
 
@@ -51,10 +54,22 @@ struct InsertBatch {
   const int32_t* env_ids = nullptr;    // optional [rows]; default row i -> env i
 };
 
+/// Frees a device store (never set in builds without CUDA).
+struct DeviceStoreFree {
+  void operator()(cuda::ReplayStore* s) const {
+#ifdef RLCORE_WITH_CUDA
+    cuda::ReplayFree(s);
+#else
+    (void)s;
+#endif
+  }
+};
+
 class ReplayBuffer {
  public:
+  /// `on_device`: rows and priorities in CUDA memory (CUDA builds only; the caller checks).
   ReplayBuffer(size_t capacity, std::vector<Field> fields, size_t num_envs, bool prioritized, double alpha,
-               double eps, uint64_t seed);
+               double eps, uint64_t seed, bool on_device = false);
 
   size_t Capacity() const { return capacity_; }
   size_t Size() const { return total_ < capacity_ ? static_cast<size_t>(total_) : capacity_; }
@@ -64,9 +79,11 @@ class ReplayBuffer {
   double Alpha() const { return alpha_; }
   double Eps() const { return eps_; }
   double MaxPriority() const { return max_priority_; }
-  double PrioritySum() const { return tree_.Allocated() ? tree_.Total() : 0.0; }
-  double PriorityMin() const { return tree_.Allocated() ? tree_.Min() : 0.0; }
-  double Priority(size_t row) const { return tree_.Get(row); }
+  bool OnDevice() const { return on_device_; }
+  double PrioritySum() const;
+  double PriorityMin() const;
+  /// Leaves p^α of rows (each in [0, size)).
+  void Priorities(const int32_t* rows, size_t count, double* out) const;
   size_t NumEpisodes() const { return episodes_.size(); }
   const std::vector<Field>& Fields() const { return fields_; }
   bool Closed() const { return closed_; }
@@ -91,7 +108,7 @@ class ReplayBuffer {
 
   /// The whole buffer as bytes (see replay_io.cc) and back.
   std::vector<uint8_t> Serialize() const;
-  static ReplayBuffer* Deserialize(const uint8_t* bytes, size_t size);
+  static ReplayBuffer* Deserialize(const uint8_t* bytes, size_t size, bool on_device = false);
 
  private:
   void CheckRows(const int32_t* rows, size_t count, bool allow_missing, const char* what) const;
@@ -112,6 +129,23 @@ class ReplayBuffer {
   size_t Window(size_t start, size_t length, int32_t* rows) const;
   void Allocate();
   void AddPart(const InsertBatch& batch, size_t i0, size_t i1);
+  // The device side (replay_device.cc): the same operations on the device store, after the
+  // host-side checks and bookkeeping these calls share with the CPU path.
+  void AllocateDevice();
+  void AddPartDevice(const InsertBatch& batch, size_t i0, size_t n);  // AddPart's records and links passes
+  void SetRangeDevice(size_t first, size_t count, double leaf);
+  void SampleDevice(size_t batch, bool uniform, double beta, uint64_t call, int32_t* rows, float* weights);
+  void GatherDevice(const int32_t* rows, size_t count, const std::vector<uint8_t*>& outs, size_t n, double gamma,
+                    float* discounts) const;
+  void SetManyDevice(const int32_t* rows, const double* leaves, size_t count);
+  void RootsDevice(double* total, double* min) const;
+  void LeavesDevice(const int32_t* rows, size_t count, double* out) const;
+  void DownloadDevice(std::vector<std::vector<uint8_t>>& columns, std::vector<int64_t>& next,
+                      std::vector<double>& leaves) const;
+  void UploadDevice(const std::vector<std::vector<uint8_t>>& columns, const std::vector<int64_t>& next,
+                    const std::vector<double>& leaves);
+  /// ERR_DEVICE: `what` runs on CPU buffers only.
+  [[noreturn]] static void CpuOnly(const char* what);
 
   size_t capacity_;
   std::vector<Field> fields_;
@@ -134,6 +168,8 @@ class ReplayBuffer {
   std::vector<double> scratch_;  // UpdatePriorities: raw priorities + ε, then leaves
   bool allocated_ = false;
   bool closed_ = false;
+  bool on_device_ = false;
+  std::unique_ptr<cuda::ReplayStore, DeviceStoreFree> device_;
 };
 
 }  // namespace rlcore::replay

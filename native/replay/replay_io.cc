@@ -87,6 +87,17 @@ std::vector<uint8_t> ReplayBuffer::Serialize() const {
     w.Put<double>(e.ret);
   }
   const size_t size = Size();
+  if (device_) {  // the same bytes, from the device's columns (a column is a field's rows in order)
+    std::vector<std::vector<uint8_t>> columns;
+    std::vector<int64_t> next;
+    std::vector<double> leaves;
+    DownloadDevice(columns, next, leaves);
+    for (const auto& c : columns) w.Raw(c.data(), c.size());
+    w.Raw(next.data(), next.size() * sizeof(int64_t));
+    w.Raw(leaves.data(), leaves.size() * sizeof(double));
+    w.Raw(kEnd, 8);
+    return std::move(w.bytes);
+  }
   // Field by field (the file format does not depend on the in-memory record layout).
   for (const Field& f : fields_) {
     for (size_t i = 0; i < size; ++i) w.Raw(Rec(i) + f.offset, f.RowBytes());
@@ -99,7 +110,7 @@ std::vector<uint8_t> ReplayBuffer::Serialize() const {
   return std::move(w.bytes);
 }
 
-ReplayBuffer* ReplayBuffer::Deserialize(const uint8_t* bytes, size_t n) {
+ReplayBuffer* ReplayBuffer::Deserialize(const uint8_t* bytes, size_t n, bool on_device) {
   Reader r(bytes, n);
   char magic[8];
   r.Raw(magic, 8);
@@ -139,7 +150,7 @@ ReplayBuffer* ReplayBuffer::Deserialize(const uint8_t* bytes, size_t n) {
       fields[kObs].width != fields[kNextObs].width) {
     Reader::Fail("bad fixed fields");
   }
-  auto* buf = new ReplayBuffer(capacity, std::move(fields), num_envs, prioritized, alpha, eps, seed);
+  auto* buf = new ReplayBuffer(capacity, std::move(fields), num_envs, prioritized, alpha, eps, seed, on_device);
   try {
     buf->calls_ = calls;
     buf->total_ = total;
@@ -164,6 +175,29 @@ ReplayBuffer* ReplayBuffer::Deserialize(const uint8_t* bytes, size_t n) {
       buf->episodes_.push_back(e);
     }
     const size_t size = buf->Size();
+    if (total > 0 && on_device) {  // read and checked as below, into host columns, then uploaded
+      std::vector<std::vector<uint8_t>> columns(buf->fields_.size());
+      for (size_t f = 0; f < columns.size(); ++f) {
+        columns[f].resize(size * buf->fields_[f].RowBytes());
+        r.Raw(columns[f].data(), columns[f].size());
+      }
+      std::vector<int64_t> next(size);
+      for (size_t i = 0; i < size; ++i) {
+        next[i] = r.Get<int64_t>();
+        if (next[i] < -1 || next[i] >= static_cast<int64_t>(total)) Reader::Fail("bad link");
+      }
+      std::vector<double> leaves(prioritized ? size : 0);
+      for (double& p : leaves) {
+        p = r.Get<double>();
+        if (!(p > 0) || !std::isfinite(p)) Reader::Fail("bad priority");
+      }
+      char end[8];
+      r.Raw(end, 8);
+      if (std::memcmp(end, kEnd, 8) != 0 || !r.AtEnd()) Reader::Fail("bad end marker (corrupt or truncated)");
+      buf->Allocate();
+      buf->UploadDevice(columns, next, leaves);
+      return buf;
+    }
     if (total > 0) {
       buf->Allocate();
       for (const Field& f : buf->fields_) {

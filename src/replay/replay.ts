@@ -42,7 +42,13 @@ export interface ReplayBufferOptions {
   priorityEpsilon?: number;
   /** Seed of all sampling; default 0. */
   seed?: number;
-  /** Where the buffer lives; only the CPU in this version ('cuda' throws ERR_DEVICE). */
+  /**
+   * Where the rows and priorities live: 'cuda' keeps them in GPU memory (ERR_DEVICE without a
+   * usable device); 'cpu', 'auto' and the default keep the CPU buffer. A device buffer samples the
+   * same rows as a CPU buffer with the same seed and calls, and gathers on the device; n-step
+   * returns (`nStep` > 1), {@link ReplayBuffer.sampleSequences} and {@link ReplayBuffer.follow}
+   * are CPU-only for now (ERR_DEVICE).
+   */
   device?: Device;
 }
 
@@ -149,6 +155,7 @@ interface NativeInfo {
   capacity: number; size: number; total: number; numEnvs: number; prioritized: boolean; alpha: number; eps: number;
   maxPriority: number; prioritySum: number; priorityMin: number; episodes: number;
   fields: Array<{ name: string; dtype: number; width: number }>;
+  device: 'cpu' | 'cuda';
 }
 
 /**
@@ -167,6 +174,12 @@ interface NativeInfo {
  *
  * Bad input (a batch from an empty buffer, indices outside [0, size), negative or NaN
  * priorities, wrong field sizes) throws {@link RlcoreError} and leaves the buffer unchanged.
+ *
+ * With `device: 'cuda'` the rows, links and sum/min trees live in GPU memory: an insert is one
+ * host-to-device copy and a scatter, sampling and gathering run on the device and copy the batch
+ * into the caller's arrays, and priority updates recompute the trees there, level by level. The
+ * same seed draws the same rows with the same weights as a CPU buffer, and {@link save} writes
+ * the same file. n-step returns, sequences and {@link follow} are CPU-only for now (ERR_DEVICE).
  *
  * @example
  * ```ts
@@ -193,6 +206,8 @@ export class ReplayBuffer {
   readonly alpha: number;
   /** The extra fields. */
   readonly extraFields: readonly Required<ReplayField>[];
+  /** Where the rows and priorities live. */
+  readonly device: 'cpu' | 'cuda';
   private handle: unknown;
   private readonly widths: number[];
   private readonly dtypes: ReplayDtype[];
@@ -203,9 +218,10 @@ export class ReplayBuffer {
   constructor(options: ReplayBufferOptions, handle: unknown);
   constructor(options: ReplayBufferOptions, handle?: unknown) {
     const k = 'ReplayBuffer';
-    if (options?.device !== undefined && resolveDevice(options.device) === 'cuda' && options.device === 'cuda') {
-      throw new RlcoreError('ERR_DEVICE', `${k}: device 'cuda' is not supported by the replay buffer yet; use 'cpu' or 'auto'`);
-    }
+    // Only an explicit 'cuda' puts the buffer on the device (resolveDevice throws ERR_DEVICE
+    // without one); 'auto' keeps the CPU buffer, so existing code is unchanged on GPU machines.
+    if (options?.device !== undefined) resolveDevice(options.device);
+    this.device = options?.device === 'cuda' ? 'cuda' : 'cpu';
     this.capacity = checkSize(k, 'capacity', options?.capacity);
     this.obsDim = checkSize(k, 'obsDim', options.obsDim);
     this.actionDim = checkSize(k, 'actionDim', options.actionDim ?? 1);
@@ -228,7 +244,7 @@ export class ReplayBuffer {
     this.dtypes = ['f32', this.actionDtype, 'f32', 'f32', 'u8', 'u8', ...extras.map((f) => f.dtype)];
     this.handle = handle ?? native().replayCreate(
       this.capacity, [...FIXED, ...extras.map((f) => f.name)], Int32Array.from(this.dtypes.map((d) => DTYPES.indexOf(d))),
-      Int32Array.from(this.widths), this.numEnvs, this.prioritized, this.alpha, eps, seed,
+      Int32Array.from(this.widths), this.numEnvs, this.prioritized, this.alpha, eps, seed, this.device === 'cuda',
     );
   }
 
@@ -310,7 +326,14 @@ export class ReplayBuffer {
   }
 
   private checkGatherOptions(k: string, options: ReplaySampleOptions): { n: number; gamma: number } {
-    return { n: checkSize(k, 'nStep', options.nStep ?? 1), gamma: checkNumber(k, 'gamma', options.gamma, 0, 1, 0.99) };
+    const n = checkSize(k, 'nStep', options.nStep ?? 1);
+    // Checked before anything is drawn, so that a refused call leaves the sampling stream as it was.
+    if (n > 1 && this.device === 'cuda') this.cpuOnly(k, 'nStep > 1 (n-step returns)');
+    return { n, gamma: checkNumber(k, 'gamma', options.gamma, 0, 1, 0.99) };
+  }
+
+  private cpuOnly(k: string, what: string): never {
+    throw new RlcoreError('ERR_DEVICE', `${k}: ${what} is not available for a replay buffer on device 'cuda' yet; use device 'cpu'`);
   }
 
   /**
@@ -366,6 +389,7 @@ export class ReplayBuffer {
    */
   sampleSequences(batchSize: number, length: number, options: { masked?: boolean } = {}, out?: ReplaySequences): ReplaySequences {
     const k = 'ReplayBuffer.sampleSequences';
+    if (this.device === 'cuda') this.cpuOnly(k, 'sequence sampling');
     const B = checkSize(k, 'batchSize', batchSize), L = checkSize(k, 'length', length);
     const indices = outArray(k, 'out.indices', out?.indices, Int32Array, B * L, `[B, L] = [${B}, ${L}]`);
     const mask = outArray(k, 'out.mask', out?.mask, Uint8Array, B * L, `[B, L] = [${B}, ${L}]`);
@@ -376,6 +400,7 @@ export class ReplayBuffer {
   /** Follows each start row for `length` steps within its episode (as masked windows). */
   follow(starts: Int32Array, length: number, out?: ReplaySequences): ReplaySequences {
     const k = 'ReplayBuffer.follow';
+    if (this.device === 'cuda') this.cpuOnly(k, 'following episodes');
     if (!(starts instanceof Int32Array) || starts.length < 1) throw new RlcoreError('ERR_DTYPE', `${k}: starts must be a non-empty Int32Array [B]`);
     const B = starts.length, L = checkSize(k, 'length', length);
     const indices = outArray(k, 'out.indices', out?.indices, Int32Array, B * L, `[B, L] = [${B}, ${L}]`);
@@ -409,16 +434,24 @@ export class ReplayBuffer {
     native().replaySave(this.h(), path);
   }
 
-  /** A buffer from {@link serialize} bytes, identical to the one saved. ERR_IO on bad bytes. */
-  static deserialize(bytes: Uint8Array): ReplayBuffer {
+  /**
+   * A buffer from {@link serialize} bytes, identical to the one saved (the format does not depend
+   * on the device: `device` picks where the copy lives, default the CPU). ERR_IO on bad bytes.
+   */
+  static deserialize(bytes: Uint8Array, options: { device?: Device } = {}): ReplayBuffer {
     if (!(bytes instanceof Uint8Array)) throw new RlcoreError('ERR_DTYPE', 'ReplayBuffer.deserialize: bytes must be a Uint8Array');
-    return ReplayBuffer.fromHandle(native().replayDeserialize(bytes));
+    return ReplayBuffer.fromHandle(native().replayDeserialize(bytes, ReplayBuffer.onDevice(options.device)));
   }
 
-  /** A buffer from a file written by {@link save}. ERR_IO on a missing or corrupt file. */
-  static load(path: string): ReplayBuffer {
+  /** A buffer from a file written by {@link save} (on `device`, default the CPU). ERR_IO on a missing or corrupt file. */
+  static load(path: string, options: { device?: Device } = {}): ReplayBuffer {
     if (typeof path !== 'string') throw new RlcoreError('ERR_ARG', 'ReplayBuffer.load: path must be a string');
-    return ReplayBuffer.fromHandle(native().replayLoad(path));
+    return ReplayBuffer.fromHandle(native().replayLoad(path, ReplayBuffer.onDevice(options.device)));
+  }
+
+  private static onDevice(device: Device | undefined): boolean {
+    if (device !== undefined) resolveDevice(device);
+    return device === 'cuda';
   }
 
   private static fromHandle(handle: unknown): ReplayBuffer {
@@ -428,7 +461,7 @@ export class ReplayBuffer {
       {
         capacity: i.capacity, obsDim: f[0].width, actionDim: f[1].width, actionDtype: DTYPES[f[1].dtype] as 'f32' | 'i32',
         extraFields: f.slice(6).map((x) => ({ name: x.name, dtype: DTYPES[x.dtype], width: x.width })),
-        numEnvs: i.numEnvs, prioritized: i.prioritized, alpha: i.alpha, priorityEpsilon: i.eps,
+        numEnvs: i.numEnvs, prioritized: i.prioritized, alpha: i.alpha, priorityEpsilon: i.eps, device: i.device,
       },
       handle,
     );
