@@ -94,6 +94,9 @@ Napi::Value TokenKlBinding(const Napi::CallbackInfo& info) {
   return RunKernel(
       info, async,
       [=] {
+#ifdef RLCORE_WITH_CUDA
+        if (use_cuda) return cuda::TokenKl(M, lp, ref, mask, kind, kl, grad, stats);
+#endif
         switch (kind) {
           case KlEstimator::kK1: TokenKlCpu<KlEstimator::kK1>(M, lp, ref, mask, kl, grad, stats); break;
           case KlEstimator::kK2: TokenKlCpu<KlEstimator::kK2>(M, lp, ref, mask, kl, grad, stats); break;

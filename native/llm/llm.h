@@ -38,8 +38,9 @@ void ForEachBlockDynamic(size_t blocks, bool parallel, const F& fn) {
 
 /// SumF64 of three arrays in one pass (same lane order per array as SumF64, so the same
 /// results): three independent accumulator chains instead of three passes that each wait on
-/// the latency of their one chain.
-inline void Sum3F64(const float* x, const float* y, const float* z, size_t n, double* sx, double* sy, double* sz) {
+/// the latency of their one chain. Not inlined: inlined into the policy-loss pass, GCC pairs
+/// lanes of different arrays into 128-bit scalar-load code (a third of that pass's time).
+__attribute__((noinline)) inline void Sum3F64(const float* x, const float* y, const float* z, size_t n, double* sx, double* sy, double* sz) {
   double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0}, c[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -107,6 +108,15 @@ inline float ExpK3F(float x, float* k3) {
   *k3 = p.n == 0.0f ? q : e - 1.0f - x;
   return e;
 }
+
+/// ExpK3F(x) from xc = ClampExpArgF(x) (x itself enters e^x − 1 − x): the same results.
+inline float ExpK3InRangeF(float xc, float x, float* k3) {
+  const ExpPieces p = ExpSplitInRangeF(xc);
+  const float q = p.p * p.r * p.r;
+  const float e = (q + p.r + 1.0f) * p.scale;
+  *k3 = p.n == 0.0f ? q : e - 1.0f - x;
+  return e;
+}
 inline void KlTermF(KlEstimator kind, float logp, float ref, float* value, float* grad) {
   const float raw = ref - logp;
   const float inside = (raw > -20.0f && raw < 20.0f) ? 1.0f : 0.0f;  // beyond the clamp d is constant
@@ -129,18 +139,21 @@ inline void KlTermF(KlEstimator kind, float logp, float ref, float* value, float
 template <KlEstimator K>
 inline void KlTermsF(const float* logp, const float* ref, size_t n, float* value, float* grad) {
   if (K == KlEstimator::kK3) {
-    // One pass: ExpK3F gives e^d − 1 − d without a separate series (GCC vectorises it fused
-    // with these selects, as in the policy-loss pass).
+    // Two passes over the L1-resident chunk: the clamp (into grad), then ExpK3InRangeF and the
+    // caps; one fused loop with both sets of selects compiles to masked, specialised code. The
+    // clamp's own gradient flag is not needed: |raw| ≥ 20 gives k3 ≥ 19 > 10, capped, gradient 0.
     for (size_t j = 0; j < n; ++j) {
       const float raw = ref[j] - logp[j];
-      const float inside = (raw > -20.0f && raw < 20.0f) ? 1.0f : 0.0f;
-      const float d = raw < -20.0f ? -20.0f : (raw > 20.0f ? 20.0f : raw);
+      grad[j] = raw < -20.0f ? -20.0f : (raw > 20.0f ? 20.0f : raw);  // NaN stays NaN
+    }
+    for (size_t j = 0; j < n; ++j) {
+      const float d = grad[j];
       float k3;
-      ExpK3F(d, &k3);
+      ExpK3InRangeF(d, d, &k3);  // |d| ≤ 20: in range
       k3 = k3 > 0.0f ? k3 : 0.0f;
-      const float keep = k3 > 10.0f ? 0.0f : 1.0f;
-      value[j] = k3 > 10.0f ? 10.0f : k3;
-      grad[j] = -(d + k3) * inside * keep;
+      const bool capped = k3 > 10.0f;
+      value[j] = capped ? 10.0f : k3;
+      grad[j] = capped ? 0.0f : -(d + k3);  // −(e^d − 1)
     }
     return;
   }

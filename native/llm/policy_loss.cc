@@ -187,20 +187,21 @@ inline float Select32(uint32_t on, float if_set, float if_clear) {
 }
 
 // Per-token terms of one chunk for objective K, in one loop that vectorises: l = ℓ·w_tis masked;
-// the gradient GO = wf · ∂ℓ/∂log π · w_tis masked (GSPO: g = ∂ℓ/∂s_b · w_tis, GO = 0); ak the
-// approxKl term (r − 1) − log r, rm the ratio (masked); counts of low / high / dual clips and of
+// the gradient GO = wf · ∂ℓ/∂log π · w_tis masked and rm the ratio, masked (GSPO: g = ∂ℓ/∂s_b ·
+// w_tis, GO and rm untouched); ak the approxKl term (r − 1) − log r (masked); counts of low / high / dual clips and of
 // tokens with A ≠ 0 (integers: exact, in any order). W (TIS weights) is read only when kTis.
 template <PolicyLossKind K, bool kTis>
 void TokenTerms(size_t n, const float* LP, const float* OL, const float* A, const uint32_t* M, const uint32_t* SL,
                 const float* W, const MainPassArgs& c, float s_b, float wf, float* l, float* g, float* GO, float* ak,
-                float* rm, uint64_t* counts) {
+                float* rm, float* xc, uint64_t* counts) {
   const float lo = c.lo, hi = c.hi, dual = c.dual, kl_cov = c.kl_cov;
   uint32_t low = 0, high = 0, dc_n = 0, nz = 0;
+  for (size_t j = 0; j < n; ++j) xc[j] = ClampExpArgF(LP[j] - OL[j]);  // own loop: see ExpSplitInRangeF
   for (size_t j = 0; j < n; ++j) {
     const uint32_t on = M[j];
     const float lr = LP[j] - OL[j], a = A[j];
     float k3;
-    const float r = ExpK3F(lr, &k3);
+    const float r = ExpK3InRangeF(xc[j], lr, &k3);  // = ExpK3F(lr, &k3)
     float lv, gv, rr = r;
     uint32_t fl, fh, fd = 0;
     if (K == PolicyLossKind::kCispo) {
@@ -230,14 +231,54 @@ void TokenTerms(size_t n, const float* LP, const float* OL, const float* A, cons
     if (kTis) lv *= W[j], gv *= W[j];
     l[j] = Select32(on, lv, 0.0f);
     if (K == PolicyLossKind::kGspo) {
-      g[j] = Select32(on, gv, 0.0f), GO[j] = 0.0f;
+      g[j] = Select32(on, gv, 0.0f);  // the ratio rr = s_b is summed per row instead
     } else {
-      GO[j] = wf * Select32(on, gv, 0.0f);
+      GO[j] = wf * Select32(on, gv, 0.0f), rm[j] = Select32(on, rr, 0.0f);
     }
-    ak[j] = Select32(on, k3, 0.0f), rm[j] = Select32(on, rr, 0.0f);
+    ak[j] = Select32(on, k3, 0.0f);
     low += on & fl, high += on & fh, dc_n += on & fd, nz += on & (a != 0.0f);
   }
   counts[0] += low, counts[1] += high, counts[2] += dc_n, counts[3] += nz;
+}
+
+// GSPO's per-token pass, before s_b is known: lm the masked log-ratio (for s_b), ak the approxKl
+// term, ap / an the masked advantages (times w_tis) of the tokens with A > 0 / A < 0, and their
+// counts. With one ratio s_b per row, a token's clip decision depends only on the sign of A, so
+// the row's loss, gradient and clip counts follow from these sums (GspoRowTerms): one pass over
+// the row instead of one for s_b and one for the terms.
+template <bool kTis>
+void GspoTokenTerms(size_t n, const float* LP, const float* OL, const float* A, const uint32_t* M, const float* W,
+                    const float* xc, float* lm, float* ak, float* ap, float* an, uint64_t* counts) {
+  uint32_t pos = 0, neg = 0;
+  for (size_t j = 0; j < n; ++j) {
+    const uint32_t on = M[j];
+    const float lr = LP[j] - OL[j], a = A[j];
+    float k3;
+    ExpK3InRangeF(xc[j], lr, &k3);
+    const float aw = kTis ? a * W[j] : a;
+    const uint32_t p1 = on & (a > 0.0f), n1 = on & (a < 0.0f);
+    lm[j] = Select32(on, lr, 0.0f), ak[j] = Select32(on, k3, 0.0f);
+    ap[j] = Select32(p1, aw, 0.0f), an[j] = Select32(n1, aw, 0.0f);
+    pos += p1, neg += n1;
+  }
+  counts[3] += pos + neg, counts[4] += pos, counts[5] += neg;
+}
+
+// GSPO's surrogate for one row from GspoTokenTerms' sums (sp = Σ A w_tis over A > 0 with np
+// tokens, sn and nn over A < 0): ℓ = max(−A s, −A clip(s)) is −A min(s, clip(s)) for A > 0 and
+// −A max(s, clip(s)) (then the dual clip) for A < 0. Returns Σ ℓ; *g = Σ ∂ℓ/∂s_b.
+double GspoRowTerms(const MainPassArgs& c, float s, double sp, double sn, uint64_t np, uint64_t nn, double* g,
+                    uint64_t* counts) {
+  const float rl = s < c.lo ? c.lo : s;
+  const float rc = rl > c.hi ? c.hi : rl;
+  const bool clip_p = rc < s, clip_n = rc > s;  // A > 0 clipped above 1 + ε_high, A < 0 below 1 − ε_low
+  const float m_p = clip_p ? rc : s;
+  float m_n = clip_n ? rc : s;
+  const bool dc = c.dual > 0.0f && m_n > c.dual;
+  m_n = dc ? c.dual : m_n;
+  *g = (clip_p ? 0.0 : -sp) + (clip_n || dc ? 0.0 : -sn);
+  counts[0] += clip_n ? nn : 0, counts[1] += clip_p ? np : 0, counts[2] += dc ? nn : 0;
+  return -(sp * static_cast<double>(m_p) + sn * static_cast<double>(m_n));
 }
 
 // The main pass over rows [b0, b1) (one fixed block): every per-token term in L1-sized chunks,
@@ -246,11 +287,11 @@ template <PolicyLossKind K>
 void MainPassBlock(const PolicyLossProblem& p, const MainPassArgs& c, size_t b0, size_t b1, double* acc) {
   constexpr bool kGspoK = K == PolicyLossKind::kGspo;
   const size_t T = p.T;
-  float l[kChunk], g[kChunk], ak[kChunk], rm[kChunk], wt[kChunk], kv[kChunk], kg[kChunk], ab[kChunk];
+  float l[kChunk], g[kChunk], ak[kChunk], rm[kChunk], xc[kChunk], wt[kChunk], kv[kChunk], kg[kChunk], ab[kChunk];
   uint8_t ones8[kChunk];
   uint32_t mk[kChunk], sk[kChunk];
   std::fill(ones8, ones8 + kChunk, uint8_t{1});
-  uint64_t counts[4] = {0, 0, 0, 0};
+  uint64_t counts[6] = {0, 0, 0, 0, 0, 0};  // low, high, dual, A ≠ 0; GSPO: A > 0, A < 0
   for (size_t b = b0; b < b1; ++b) {
     const size_t n_b = c.len[b];
     double w = 0.0;
@@ -263,24 +304,8 @@ void MainPassBlock(const PolicyLossProblem& p, const MainPassArgs& c, size_t b0,
     const float wf = static_cast<float>(w), klw = static_cast<float>(p.kl_coef * w);
     const float hw = static_cast<float>(-p.ent_coef * w);
     if (p.seq_advantages) std::fill(ab, ab + std::min(kChunk, T), p.advantages[b]);
-    // GSPO: the sequence ratio s_b from the mean token log-ratio (capped at 10, as in verl).
-    double seq_lr = 0.0;
-    bool seq_lr_capped = false;
-    if (kGspoK && n_b > 0) {
-      for (size_t c0 = 0; c0 < T; c0 += kChunk) {
-        const size_t n = std::min(kChunk, T - c0), base = b * T + c0;
-        const float *LP = p.log_prob + base, *OL = p.old_log_prob + base;
-        const uint8_t* M = p.mask ? p.mask + base : ones8;
-        for (size_t j = 0; j < n; ++j) l[j] = Select(M[j], LP[j] - OL[j], 0.0f);
-        seq_lr += SumF64(l, n);
-      }
-      seq_lr /= static_cast<double>(n_b);
-      seq_lr_capped = seq_lr > 10.0;
-      seq_lr = seq_lr_capped ? 10.0 : seq_lr;
-    }
-    const float s_b = static_cast<float>(std::exp(seq_lr));
-    double gspo_g = 0.0, row_pol = 0.0;
-    const uint64_t nz_before = counts[3];
+    double row_pol = 0.0, seq_lr = 0.0, gspo_sp = 0.0, gspo_sn = 0.0;
+    const uint64_t nz_before = counts[3], pos_before = counts[4], neg_before = counts[5];
     for (size_t c0 = 0; c0 < T; c0 += kChunk) {
       const size_t n = std::min(kChunk, T - c0), base = b * T + c0;
       const float *LP = p.log_prob + base, *OL = p.old_log_prob + base;
@@ -297,12 +322,25 @@ void MainPassBlock(const PolicyLossProblem& p, const MainPassArgs& c, size_t b0,
         for (size_t j = 0; j < n; ++j) wt[j] = ExpF(OL[j] - RL[j]);
         for (size_t j = 0; j < n; ++j) wt[j] = wt[j] < c.cap ? wt[j] : c.cap, kv[j] = Select(M[j], wt[j], 0.0f);
         acc[kTis] += SumF64(kv, n);
-        TokenTerms<K, true>(n, LP, OL, A, mk, sk, wt, c, s_b, wf, l, g, GO, ak, rm, counts);
+      }
+      if (kGspoK) {
+        // The gradient is written after the row (it needs s_b): fetch its lines now, while this
+        // chunk computes, instead of stalling on them in that store-only loop.
+        for (size_t j = 0; j < n; j += 16) __builtin_prefetch(GO + j, 1);
+        for (size_t j = 0; j < n; ++j) xc[j] = ClampExpArgF(LP[j] - OL[j]);  // own loop: see ExpSplitInRangeF
+        if (p.rollout_log_prob) {
+          GspoTokenTerms<true>(n, LP, OL, A, mk, wt, xc, l, ak, g, rm, counts);
+        } else {
+          GspoTokenTerms<false>(n, LP, OL, A, mk, nullptr, xc, l, ak, g, rm, counts);
+        }
+      } else if (p.rollout_log_prob) {
+        TokenTerms<K, true>(n, LP, OL, A, mk, sk, wt, c, 0.0f, wf, l, g, GO, ak, rm, xc, counts);
       } else {
-        TokenTerms<K, false>(n, LP, OL, A, mk, sk, nullptr, c, s_b, wf, l, g, GO, ak, rm, counts);
+        TokenTerms<K, false>(n, LP, OL, A, mk, sk, nullptr, c, 0.0f, wf, l, g, GO, ak, rm, xc, counts);
       }
       if (p.ref_log_prob) {
         const float* RF = p.ref_log_prob + base;
+        if (kGspoK) std::fill(GO, GO + n, 0.0f);  // GSPO's own term is written after the row
         switch (p.kl_kind) {
           case KlEstimator::kK1: KlTermsF<KlEstimator::kK1>(LP, RF, n, kv, kg); break;
           case KlEstimator::kK2: KlTermsF<KlEstimator::kK2>(LP, RF, n, kv, kg); break;
@@ -319,26 +357,45 @@ void MainPassBlock(const PolicyLossProblem& p, const MainPassArgs& c, size_t b0,
         acc[kHW] += w * hs, acc[kHTok] += hs;
       }
       double sl, sa, sr;
-      Sum3F64(l, ak, rm, n, &sl, &sa, &sr);
-      row_pol += sl, acc[kApprox] += sa, acc[kRatio] += sr;
-      if (kGspoK) gspo_g += SumF64(g, n);
+      if (kGspoK) {
+        seq_lr += SumF64(l, n);  // the row's log-ratio sum in SumF64's order, chunk by chunk
+        Sum3F64(ak, g, rm, n, &sa, &sl, &sr);
+        acc[kApprox] += sa, gspo_sp += sl, gspo_sn += sr;
+      } else {
+        Sum3F64(l, ak, rm, n, &sl, &sa, &sr);
+        row_pol += sl, acc[kApprox] += sa, acc[kRatio] += sr;
+      }
       if (p.grad_entropy) {
         float* GE = p.grad_entropy + base;
         for (size_t j = 0; j < n; ++j) GE[j] = Select(M[j], hw, 0.0f);
       }
     }
-    acc[kPol] += w * row_pol;
-    if (kGspoK && n_b > 0 && !seq_lr_capped) {
-      // ∂s_b/∂log π_θ(b, t) = s_b / n_b for every response token of the sequence.
-      const float add = static_cast<float>(w * gspo_g * s_b / static_cast<double>(n_b));
+    if (kGspoK) {
+      // The sequence ratio s_b from the mean token log-ratio (capped at 10, as in verl).
+      seq_lr = n_b > 0 ? seq_lr / static_cast<double>(n_b) : 0.0;
+      const bool seq_lr_capped = seq_lr > 10.0;
+      const float s_b = static_cast<float>(std::exp(seq_lr_capped ? 10.0 : seq_lr));
+      double gspo_g = 0.0;
+      row_pol = GspoRowTerms(c, s_b, gspo_sp, gspo_sn, counts[4] - pos_before, counts[5] - neg_before, &gspo_g, counts);
+      // ∂s_b/∂log π_θ(b, t) = s_b / n_b for every response token of the sequence. The masked
+      // ratio sum is n_b s_b exactly (n_b < 2^29 copies of one float: exact in float64).
+      acc[kRatio] += static_cast<double>(n_b) * static_cast<double>(s_b);
+      const float add = n_b > 0 && !seq_lr_capped ? static_cast<float>(w * gspo_g * s_b / static_cast<double>(n_b)) : 0.0f;
       float* GO = p.grad_log_prob + b * T;
       const uint8_t* M = p.mask ? p.mask + b * T : nullptr;
-      if (M) {
-        for (size_t t = 0; t < T; ++t) GO[t] += Select(M[t], add, 0.0f);
+      if (p.ref_log_prob) {  // the KL term's gradient is already there
+        if (M) {
+          for (size_t t = 0; t < T; ++t) GO[t] += Select(M[t], add, 0.0f);
+        } else {
+          for (size_t t = 0; t < T; ++t) GO[t] += add;
+        }
+      } else if (M) {
+        for (size_t t = 0; t < T; ++t) GO[t] = Select(M[t], add, 0.0f);
       } else {
-        for (size_t t = 0; t < T; ++t) GO[t] += add;
+        std::fill(GO, GO + T, add);
       }
     }
+    acc[kPol] += w * row_pol;
     acc[kZeroAdv] += (n_b > 0 && counts[3] == nz_before) ? 1 : 0;
   }
   acc[kLow] = static_cast<double>(counts[0]), acc[kHigh] = static_cast<double>(counts[1]);
@@ -480,12 +537,23 @@ Napi::Value PolicyLossBinding(const Napi::CallbackInfo& info) {
                         {"rolloutLogProb", p.rollout_log_prob, p.rollout_log_prob ? fb : 0},
                         {"entropy", p.entropy, p.entropy ? fb : 0}};
   CheckRegions(env, kKernel, outs, ins);
-  if (p.mask) {  // data-dependent: checked before anything is written
-    size_t valid = 0;
-    for (size_t i = 0; i < n; ++i) valid += p.mask[i] != 0;
-    if (valid == 0) ThrowError(env, "ERR_SHAPE", std::string(kKernel) + ": mask selects no response token " + bt.Text());
+  if (p.mask) {  // data-dependent: checked before anything is written; stops at the first token
+    bool any = false;
+    for (size_t i0 = 0; i0 < n && !any; i0 += 4096) {
+      const size_t i1 = std::min(n, i0 + 4096);
+      uint8_t acc = 0;
+      for (size_t i = i0; i < i1; ++i) acc |= p.mask[i];  // vectorises (no early exit inside)
+      any = acc != 0;
+    }
+    if (!any) ThrowError(env, "ERR_SHAPE", std::string(kKernel) + ": mask selects no response token " + bt.Text());
   }
-  return RunKernel(info, async, [p] { PolicyLossCpu(p); }, KeepArgs{2, 27});
+  return RunKernel(info, async, [p, use_cuda] {
+#ifdef RLCORE_WITH_CUDA
+    if (use_cuda) return cuda::PolicyLoss(p);
+#endif
+    (void)use_cuda;
+    PolicyLossCpu(p);
+  }, KeepArgs{2, 27});
 }
 
 }  // namespace

@@ -107,7 +107,13 @@ Napi::Value PreferenceLossBinding(const Napi::CallbackInfo& info) {
                         {"refChosen", p.ref_chosen, p.ref_chosen ? fb : 0},
                         {"refRejected", p.ref_rejected, p.ref_rejected ? fb : 0}};
   CheckRegions(env, kKernel, outs, ins);
-  return RunKernel(info, async, [p] { PreferenceLossCpu(p); }, KeepArgs{2, 12});
+  return RunKernel(info, async, [p, use_cuda] {
+#ifdef RLCORE_WITH_CUDA
+    if (use_cuda) return cuda::PreferenceLoss(p);
+#endif
+    (void)use_cuda;
+    PreferenceLossCpu(p);
+  }, KeepArgs{2, 12});
 }
 
 // cplLoss(P, L, chosen, rejected, alpha, gamma, lambda, outGradChosen, outGradRejected, stats[3], useCuda, async)
@@ -133,7 +139,13 @@ Napi::Value CplLossBinding(const Napi::CallbackInfo& info) {
   const Region outs[] = {{"out.gradChosen", p.grad_chosen, fb}, {"out.gradRejected", p.grad_rejected, fb}, {"stats", p.stats, 24}};
   const Region ins[] = {{"chosen", p.chosen, fb}, {"rejected", p.rejected, fb}};
   CheckRegions(env, kKernel, outs, ins);
-  return RunKernel(info, async, [p] { CplLossCpu(p); }, KeepArgs{2, 10});
+  return RunKernel(info, async, [p, use_cuda] {
+#ifdef RLCORE_WITH_CUDA
+    if (use_cuda) return cuda::CplLoss(p);
+#endif
+    (void)use_cuda;
+    CplLossCpu(p);
+  }, KeepArgs{2, 10});
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ export interface TokenKlOptions {
     /** `[M]` written with the derivatives (with `grad`). */
     grad?: Float32Array;
   };
-  /** Where to run; default RLCORE_DEVICE or 'auto'. These host-array kernels run on the CPU either way. */
+  /** Where to run; default RLCORE_DEVICE or 'auto'. On 'cuda' the arrays are copied to the GPU and the results back. */
   device?: Device;
 }
 
@@ -36,6 +36,8 @@ export interface TokenKlResult {
   /** Mean of the estimate over the counted tokens (0 when none). */
   mean: number;
 }
+
+const STATS = new Float64Array(2);
 
 /**
  * Per-token estimates of KL(π_θ ‖ π_ref) from sampled tokens (Schulman 2020, "Approximating KL
@@ -68,7 +70,7 @@ export function tokenKl(options: TokenKlOptions): TokenKlResult {
   const kl = outArray(k, 'out.kl', o.out?.kl, Float32Array, M, m1);
   const grad = o.grad ? outArray(k, 'out.grad', o.out?.grad, Float32Array, M, m1) : undefined;
   // Outputs that share memory with an input or with each other: the binding refuses them (ERR_ARG).
-  const stats = new Float64Array(2);
+  const stats = STATS; // synchronous: read back before anything else can call in
   native().tokenKl(M, o.logProb, refLogProb, mask, est, kl, grad, stats, resolveDevice(o.device) === 'cuda', false);
   const r: TokenKlResult = { kl, mean: stats[0] };
   if (grad) r.grad = grad;

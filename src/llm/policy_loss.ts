@@ -64,7 +64,7 @@ export interface PolicyLossOptions {
     /** `[B, T]` written with dL/d entropy (with `entropy`). */
     gradEntropy?: Float32Array;
   };
-  /** Where to run; default RLCORE_DEVICE or 'auto'. These host-array kernels run on the CPU either way. */
+  /** Where to run; default RLCORE_DEVICE or 'auto'. On 'cuda' the arrays are copied to the GPU and the results back. */
   device?: Device;
 }
 

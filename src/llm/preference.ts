@@ -31,7 +31,7 @@ export interface PreferenceLossOptions {
     /** `[P]` written with dL/d rejected. */
     gradRejected?: Float32Array;
   };
-  /** Where to run; default RLCORE_DEVICE or 'auto'. These host-array kernels run on the CPU either way. */
+  /** Where to run; default RLCORE_DEVICE or 'auto'. On 'cuda' the arrays are copied to the GPU and the results back. */
   device?: Device;
 }
 
@@ -112,7 +112,7 @@ export interface CplLossOptions {
   gamma?: number;
   /** Conservative bias λ in (0, 1]; default 0.5. */
   lambda?: number;
-  /** Where to run; default RLCORE_DEVICE or 'auto'. These host-array kernels run on the CPU either way. */
+  /** Where to run; default RLCORE_DEVICE or 'auto'. On 'cuda' the arrays are copied to the GPU and the results back. */
   device?: Device;
 }
 

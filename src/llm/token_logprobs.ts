@@ -13,7 +13,7 @@ export interface TokenLogProbsBase {
   targets: Int32Array;
   /** Sampling temperature τ > 0: the distribution is softmax(logits / τ). Default 1. */
   temperature?: number;
-  /** Where to run; default RLCORE_DEVICE or 'auto'. These host-array kernels run on the CPU either way. */
+  /** Where to run; default RLCORE_DEVICE or 'auto'. On 'cuda' the arrays are copied to the GPU and the results back. */
   device?: Device;
 }
 

@@ -39,6 +39,17 @@ function klCovSelection(b: ReturnType<typeof batch>, B: number, T: number, ratio
   return sel;
 }
 
+// Σ over response tokens of GSPO's ratio: n_b · exp(min(mean log-ratio of row b, 10)), float64.
+function gspoRatioSum(lp: Float32Array, olp: Float32Array, mask: Uint8Array | undefined, B: number, T: number): number {
+  let sum = 0;
+  for (let b = 0; b < B; b++) {
+    let s = 0, n = 0;
+    for (let i = b * T; i < (b + 1) * T; i++) if (!mask || mask[i]) (s += lp[i] - olp[i]), n++;
+    if (n > 0) sum += n * Math.exp(Math.min(s / n, 10));
+  }
+  return sum;
+}
+
 describe('policyLoss', () => {
   it('matches the float64 reference for every loss, aggregation and option', () => {
     fc.assert(
@@ -130,6 +141,24 @@ describe('policyLoss', () => {
       expectClose(gspo.gradLogProb, ppo.gradLogProb, 1e-5, 1e-8);
       expect(gspo.clipFracHigh).toBe(ppo.clipFracHigh);
     }
+  });
+
+  it('GSPO on length-1 sequences equals token-level PPO in every statistic (clips, dual clip, TIS, mask), random batches', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 400 }), fc.integer(), fc.constantFrom(0, 3), fc.boolean(), fc.constantFrom(...AGGS), (B, seed, dualClip, withTis, aggregation) => {
+        const b = batch(B, 1, seed, 1.5, 0.8);
+        const o = { shape: [B, 1] as [number, number], logProb: b.logProb, oldLogProb: b.oldLogProb, advantages: b.advantages, mask: b.mask, clipHigh: 0.28, dualClip, aggregation, rolloutLogProb: withTis ? b.rolloutLogProb : undefined };
+        const gspo = policyLoss({ ...o, loss: 'gspo' });
+        const g = Float32Array.from(gspo.gradLogProb);
+        const ppo = policyLoss({ ...o, loss: 'ppo' });
+        expect(Math.abs(gspo.loss - ppo.loss)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(ppo.loss)));
+        expectClose(g, ppo.gradLogProb, 1e-5, 1e-8);
+        for (const key of ['clipFracLow', 'clipFracHigh', 'dualClipFrac', 'zeroAdvantageFrac', 'tokens'] as const) expect(gspo[key], key).toBe(ppo[key]);
+        expect(Math.abs(gspo.approxKl - ppo.approxKl)).toBeLessThanOrEqual(1e-6 * (1 + ppo.approxKl));
+        expect(Math.abs(gspo.meanRatio - ppo.meanRatio)).toBeLessThanOrEqual(1e-6 * (1 + ppo.meanRatio));
+      }),
+      { numRuns: 80 },
+    );
   });
 
   it('per-sequence advantages equal broadcast per-token ones; ratio 1 gives −agg(A), no clipping, zero KL', () => {
@@ -252,6 +281,7 @@ describe('policyLoss', () => {
           }
           expect(Math.abs(got.approxKl - ak / n)).toBeLessThanOrEqual(1e-6 * (1 + ak / n));
           if (loss !== 'gspo') expect(Math.abs(got.meanRatio - ratio / n)).toBeLessThanOrEqual(1e-6);
+          else expect(Math.abs(got.meanRatio - gspoRatioSum(b.logProb, b.oldLogProb, mask, B, T) / n)).toBeLessThanOrEqual(1e-6);
           if (loss === 'ppo') {
             expect(got.clipFracLow * n).toBeCloseTo(low, 6);
             expect(got.clipFracHigh * n).toBeCloseTo(high, 6);
@@ -259,6 +289,49 @@ describe('policyLoss', () => {
         }
       }
     }
+  });
+
+  it('token statistics stay exact for log-ratios far below exp\'s range (−120 .. 0), random shapes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 1200 }), fc.integer(), fc.constantFrom<PolicyLossKind>('ppo', 'cispo', 'gspo', 'klCov'), fc.boolean(), (B, T, seed, loss, masked) => {
+        const b = batch(B, T, seed);
+        const rand = rng(seed ^ 0x5eed);
+        // Half the tokens far off-policy (r = e^lr underflows; k3 = e^lr − 1 − lr stays finite).
+        const logProb = b.oldLogProb.map((v) => (rand() < 0.5 ? v - rand() * 120 : v + (rand() * 2 - 1) * 0.3));
+        const mask = masked ? b.mask : undefined;
+        const o = { shape: [B, T] as [number, number], logProb, oldLogProb: b.oldLogProb, advantages: b.advantages, mask, loss, clipHigh: 0.28 };
+        const got = policyLoss(o);
+        let n = 0, ak = 0, ratio = 0;
+        for (let i = 0; i < B * T; i++) {
+          if (mask && !mask[i]) continue;
+          const lr = logProb[i] - b.oldLogProb[i];
+          n++, (ak += Math.expm1(lr) - lr), (ratio += Math.exp(lr));
+        }
+        if (loss === 'gspo') ratio = gspoRatioSum(logProb, b.oldLogProb, mask, B, T);
+        expect(Math.abs(got.approxKl - ak / n)).toBeLessThanOrEqual(1e-6 * (1 + ak / n));
+        expect(Math.abs(got.meanRatio - ratio / n)).toBeLessThanOrEqual(1e-6 * (1 + ratio / n));
+        if (loss !== 'klCov') {
+          const want = policyLossRef({ ...o, B, T });
+          expect(Math.abs(got.loss - want.loss)).toBeLessThanOrEqual(2e-5 * (1 + Math.abs(want.loss)));
+          expectClose(got.gradLogProb, want.gradLogProb, 2e-5, 1e-7);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('accepts a mask whose only response token is the last of many (the native check scans past its first block)', () => {
+    const B = 3, T = 5000, b = batch(B, T, 9);
+    const mask = new Uint8Array(B * T);
+    mask[B * T - 1] = 1;
+    for (const loss of ['ppo', 'gspo'] as const) {
+      const got = policyLoss({ shape: [B, T], logProb: b.logProb, oldLogProb: b.oldLogProb, advantages: b.advantages, mask, loss });
+      expect(got.tokens).toBe(1);
+      expect(got.sequences).toBe(1);
+      const want = policyLossRef({ B, T, logProb: b.logProb, oldLogProb: b.oldLogProb, advantages: b.advantages, mask, loss });
+      expectClose(got.gradLogProb, want.gradLogProb, 2e-5, 1e-7);
+    }
+    expect(errorCode(() => policyLoss({ shape: [B, T], logProb: b.logProb, oldLogProb: b.oldLogProb, advantages: b.advantages, mask: new Uint8Array(B * T) }))).toBe('ERR_SHAPE');
   });
 
   it('is deterministic across thread counts and async equals sync at 1M tokens', async () => {
