@@ -1,7 +1,8 @@
-// The block decomposition of nstepReturns (native/kernels/nstep_returns.cc, NstepBlocks): windows
-// composed from per-block suffix and prefix maps, on random episode patterns, window lengths
-// (1, around T, above T, not dividing T), column counts with remainders, one-column batches,
-// thread splits over columns and over time, and NaN/Inf beyond episode ends.
+// The block decomposition of nstepReturns (native/kernels/nstep_returns.cc, NstepBlocks and its
+// row-order AVX-512 form NstepRows16): windows composed from per-block suffix and prefix maps, on
+// random episode patterns, window lengths (1, around T, above T, not dividing T), column counts
+// with remainders, panels of 4096 columns, one-column batches (the 8-steps-per-vector path,
+// NstepColumn8), thread splits over columns and over time, and NaN/Inf beyond episode ends.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nstepReturns, setNumThreads } from '../../src/index.js';
@@ -80,6 +81,78 @@ describe('nstepReturns block decomposition', () => {
       } finally {
         setNumThreads(2);
       }
+    }
+  });
+
+  it('one column: vector windows of 8 steps match the reference for every n around the vector limit, optional input and batch end', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 300 }),
+        fc.oneof(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 60, max: 70 })),
+        fc.integer(),
+        fc.constantFrom(0, 0.03, 0.3),
+        fc.constantFrom(0, 0.03, 0.3),
+        fc.constantFrom('scalar', 'perStep'),
+        fc.constantFrom('none', 'last', 'final', 'next'),
+        (T, n, seed, pTerm, pTrunc, kind, opt) => {
+          const b = batch(T, 1, seed, pTerm, pTrunc);
+          const rand = rng(seed ^ 0x2545f491);
+          const gamma = kind === 'scalar' ? Math.fround(0.95) : Float32Array.from({ length: T }, () => rand());
+          const o = {
+            rewards: b.rewards,
+            values: b.values,
+            terminated: b.terminated,
+            truncated: opt === 'final' || opt === 'next' ? b.truncated : undefined,
+            finalValues: opt === 'final' ? b.finalValues : undefined,
+            nextValues: opt === 'next' ? randomF32(T, rand) : undefined,
+            lastValues: opt === 'last' ? b.lastValues : undefined,
+          };
+          const got = nstepReturns({ shape: [T, 1], ...o, gamma, n });
+          expectClose(got.returns, nstepReturnsRef({ T, N: 1, ...o, gamma, n }), 1e-5, 1e-5);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('one column: the same results with 1, 2 and 3 threads (splits at multiples of 8 steps)', () => {
+    for (const [T, n] of [[100_003, 5], [65_541, 64], [40_000, 65], [9, 1], [20, 13]] as const) {
+      const b = batch(T, 1, T + n, 0.01, 0.005);
+      const want = nstepReturnsRef({ T, N: 1, ...b, gamma: Math.fround(0.99), n });
+      const runs: Float32Array[] = [];
+      for (const threads of [1, 2, 3]) {
+        setNumThreads(threads);
+        try {
+          runs.push(nstepReturns({ shape: [T, 1], ...b, gamma: 0.99, n }).returns);
+        } finally {
+          setNumThreads(2);
+        }
+      }
+      expectClose(runs[0], want, 1e-5, 1e-4);
+      expect(Array.from(runs[1])).toEqual(Array.from(runs[0]));
+      expect(Array.from(runs[2])).toEqual(Array.from(runs[0]));
+    }
+  });
+
+  it('wide rows: several panels, leftover columns and absent optional inputs (zero rows wider than 512 columns)', () => {
+    for (const [T, N, n, kind] of [[30, 4500, 3, 'scalar'], [21, 8211, 5, 'perStep'], [12, 1040, 4, 'perStepAndEnv']] as const) {
+      const b = batch(T, N, T * N + n, 0.02, 0);
+      const rand = rng(N);
+      const gamma = kind === 'scalar' ? Math.fround(0.97) : Float32Array.from({ length: kind === 'perStep' ? T : T * N }, () => rand());
+      const o = { rewards: b.rewards, values: b.values, terminated: b.terminated };
+      const want = nstepReturnsRef({ T, N, ...o, gamma, n });
+      const runs: Float32Array[] = [];
+      for (const threads of [1, 2, 3]) {
+        setNumThreads(threads);
+        try {
+          runs.push(nstepReturns({ shape: [T, N], ...o, gamma, n }).returns);
+        } finally {
+          setNumThreads(2);
+        }
+      }
+      expectClose(runs[0], want, 1e-5, 1e-4);
+      expect(Array.from(runs[1])).toEqual(Array.from(runs[0]));
+      expect(Array.from(runs[2])).toEqual(Array.from(runs[0]));
     }
   });
 });
