@@ -67,12 +67,12 @@ ArrayArg<T> TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_t
                      const Shape* shape, const std::string* shape_text) {
   Napi::Env env = info.Env();
   napi_value v = i < info.Length() ? static_cast<napi_value>(info[i]) : static_cast<napi_value>(env.Undefined());
-  bool is_typed = false;
-  napi_is_typedarray(env, v, &is_typed);
   napi_typedarray_type actual = napi_int8_array;
   size_t length = 0;
   void* data = nullptr;
-  if (is_typed) napi_get_typedarray_info(env, v, &actual, &length, &data, nullptr, nullptr);
+  // napi_invalid_arg for anything but a typed array (no separate napi_is_typedarray call: in
+  // cache, argument reading is a visible share of a kernel call).
+  const bool is_typed = napi_get_typedarray_info(env, v, &actual, &length, &data, nullptr, nullptr) == napi_ok;
   if (!is_typed || actual != type) {
     Napi::Value value(env, v);
     if (optional && (value.IsUndefined() || value.IsNull())) return {};
@@ -96,6 +96,25 @@ ArrayArg<T> TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_t
   return out;
 }
 
+// Argument i as a number (one napi call: napi_number_expected for anything else); ERR_ARG otherwise.
+double NumberValue(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
+  Napi::Env env = info.Env();
+  double d = 0.0;
+  if (i < info.Length() && napi_get_value_double(env, info[i], &d) == napi_ok) return d;
+  Napi::Value v = i < info.Length() ? info[i] : env.Undefined();
+  ThrowError(env, "ERR_ARG", std::string(kernel) + ": " + name + " must be a number; received " + TypeName(v));
+}
+
+// d if it lies in [lo, hi]; ERR_RANGE otherwise.
+double InRange(Napi::Env env, const char* kernel, const char* name, double d, double lo, double hi) {
+  if (!(d >= lo && d <= hi)) {
+    std::ostringstream msg;
+    msg << kernel << ": " << name << " must be finite and in [" << lo << ", " << hi << "]; received " << d;
+    ThrowError(env, "ERR_RANGE", msg.str());
+  }
+  return d;
+}
+
 }  // namespace
 
 void ThrowError(Napi::Env env, const char* code, const std::string& message) { throw MakeError(env, code, message); }
@@ -117,11 +136,7 @@ RLCORE_TYPED_ARG(I32Arg, int32_t, napi_int32_array, "Int32Array")
 
 size_t SizeArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
   Napi::Env env = info.Env();
-  Napi::Value v = i < info.Length() ? info[i] : env.Undefined();
-  if (!v.IsNumber()) {
-    ThrowError(env, "ERR_ARG", std::string(kernel) + ": " + name + " must be a number; received " + TypeName(v));
-  }
-  double d = v.As<Napi::Number>().DoubleValue();
+  const double d = NumberValue(info, i, kernel, name);
   if (!(d >= 1 && d <= 1099511627776.0) || std::floor(d) != d) {
     std::ostringstream msg;
     msg << kernel << ": " << name << " must be a positive integer; received " << d;
@@ -144,29 +159,24 @@ size_t CheckedProduct(Napi::Env env, const char* kernel, const Shape& shape) {
 
 double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name, double lo,
                  double hi) {
-  Napi::Env env = info.Env();
-  Napi::Value v = i < info.Length() ? info[i] : env.Undefined();
-  if (!v.IsNumber()) {
-    ThrowError(env, "ERR_ARG", std::string(kernel) + ": " + name + " must be a number; received " + TypeName(v));
-  }
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= lo && d <= hi)) {
-    std::ostringstream msg;
-    msg << kernel << ": " << name << " must be finite and in [" << lo << ", " << hi << "]; received " << d;
-    ThrowError(env, "ERR_RANGE", msg.str());
-  }
-  return d;
+  return InRange(info.Env(), kernel, name, NumberValue(info, i, kernel, name), lo, hi);
 }
 
-bool BoolArg(const Napi::CallbackInfo& info, size_t i) { return i < info.Length() && info[i].ToBoolean().Value(); }
+bool BoolArg(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length()) return false;
+  bool b = false;
+  // A boolean (the wrappers' case) in one call; anything else by JS truthiness.
+  if (napi_get_value_bool(info.Env(), info[i], &b) == napi_ok) return b;
+  return info[i].ToBoolean().Value();
+}
 
 StepParam StepParamArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name, size_t T,
                        size_t N, double lo, double hi) {
   Napi::Env env = info.Env();
-  Napi::Value v = i < info.Length() ? info[i] : env.Undefined();
   StepParam p;
-  if (v.IsNumber()) {
-    p.scalar = static_cast<float>(NumberArg(info, i, kernel, name, lo, hi));
+  double d = 0.0;
+  if (i < info.Length() && napi_get_value_double(env, info[i], &d) == napi_ok) {  // a number: one napi call
+    p.scalar = static_cast<float>(InRange(env, kernel, name, d, lo, hi));
     return p;
   }
   ArrayArg<float> arr = F32Arg(info, i, kernel, name, false, SIZE_MAX, Shape{});

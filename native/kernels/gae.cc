@@ -43,6 +43,12 @@ void GaeRow(size_t w, const float* __restrict r, const float* __restrict v, cons
 
 struct GaeScan {
   GaeProblem p;
+  // With scalar γ and λ (the usual call): γ λ, formed once with the float32 product Coefs16
+  // would otherwise form per element.
+  bool scalar = false;
+  float g_lambda = 0.f;
+  explicit GaeScan(const GaeProblem& q)
+      : p(q), scalar(!q.gamma.values && !q.lambda.values), g_lambda(q.gamma.scalar * q.lambda.scalar) {}
   double Boundary(size_t) const { return 0.0; }
 
   template <bool kWrite>
@@ -74,7 +80,9 @@ struct GaeScan {
                                   : _mm512_setzero_ps();
     if (trunc && p.final_values && !p.next_values) boot = _mm512_mask_loadu_ps(boot, trunc, p.final_values + i);
     const __m512 delta = _mm512_sub_ps(_mm512_fmadd_ps(_mm512_maskz_mov_ps(~term, g), boot, _mm512_loadu_ps(p.rewards + i)), v);
-    return simd::Coefs16::Of(delta, _mm512_maskz_mul_ps(static_cast<__mmask16>(~(term | trunc)), g, simd::Param16(p.lambda, t, n)));
+    const __mmask16 live = static_cast<__mmask16>(~(term | trunc));
+    if (scalar) return simd::Coefs16::Of(delta, _mm512_maskz_mov_ps(live, _mm512_set1_ps(g_lambda)));
+    return simd::Coefs16::Of(delta, _mm512_maskz_mul_ps(live, g, simd::Param16(p.lambda, t, n)));
   }
   // The inputs Coefs16 reads at columns [n, n + 16) of step t (simd_scan.h, streaming row order).
   void Prefetch16(size_t t, size_t n) const { simd::PrefetchBootstrap16(p, t, n); }
@@ -170,7 +178,7 @@ Napi::Value GaeBinding(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void GaeCpu(const GaeProblem& p) { ReverseScan(GaeScan{p}, p.T, p.N); }
+void GaeCpu(const GaeProblem& p) { ReverseScan(GaeScan(p), p.T, p.N); }
 
 RLCORE_EXPORT(gae, GaeBinding);
 

@@ -22,6 +22,15 @@ namespace {
 
 struct LambdaReturnsScan {
   LambdaReturnsProblem p;
+  // With scalar γ and λ (the usual call): γ (1 - λ) and γ λ, the coefficients of a live step,
+  // formed once with the same float32 operations Coefs16 would do per element.
+  bool scalar = false;
+  float g_boot = 0.f, g_lambda = 0.f;
+  explicit LambdaReturnsScan(const LambdaReturnsProblem& q) : p(q) {
+    scalar = !q.gamma.values && !q.lambda.values;
+    g_boot = q.gamma.scalar * (1.f - q.lambda.scalar);
+    g_lambda = q.gamma.scalar * q.lambda.scalar;
+  }
   double Boundary(size_t) const { return 0.0; }
 
   template <bool kWrite>
@@ -66,6 +75,13 @@ struct LambdaReturnsScan {
     if (trunc && p.final_values && !p.next_values) boot = _mm512_mask_loadu_ps(boot, trunc, p.final_values + i);
     // λ'_t: zero at episode ends and at the last step.
     const __mmask16 live = t + 1 < p.T ? static_cast<__mmask16>(~(term | trunc)) : 0;
+    if (scalar) {
+      // γ (1 - λ') at live steps, γ (λ' = 0) at truncations and the last step, 0 at terminations;
+      // γ λ' at live steps, else 0 (γ · 0): bit for bit the general path below.
+      const __m512 coef = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(static_cast<__mmask16>(~term), g), live, _mm512_set1_ps(g_boot));
+      const __m512 a = _mm512_fmadd_ps(coef, boot, _mm512_loadu_ps(p.rewards + i));
+      return simd::Coefs16::Of(a, _mm512_maskz_mov_ps(live, _mm512_set1_ps(g_lambda)));
+    }
     const __m512 lam = _mm512_maskz_mov_ps(live, simd::Param16(p.lambda, t, n));
     const __m512 g_live = _mm512_maskz_mov_ps(static_cast<__mmask16>(~term), g);
     const __m512 a = _mm512_fmadd_ps(_mm512_mul_ps(g_live, _mm512_sub_ps(_mm512_set1_ps(1.f), lam)), boot,
@@ -150,7 +166,7 @@ Napi::Value LambdaReturnsBinding(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void LambdaReturnsCpu(const LambdaReturnsProblem& p) { ReverseScan(LambdaReturnsScan{p}, p.T, p.N); }
+void LambdaReturnsCpu(const LambdaReturnsProblem& p) { ReverseScan(LambdaReturnsScan(p), p.T, p.N); }
 
 RLCORE_EXPORT(lambdaReturns, LambdaReturnsBinding);
 

@@ -96,10 +96,12 @@ struct MaskedOp {
 };
 
 #if RLCORE_SCAN_SIMD
-// PlainOp's scan, 8 tokens per step (a float64 vector): with c = γλ constant along a sequence,
-// the partial sums x_i = Σ_{k<8-i} c^k a_{i+k} of a block come from three shifted fmas (Hillis &
-// Steele 1986 doubling), then y_i = x_i + c^{8-i} y_{block end}. The chain from block to block
-// is one fma and one broadcast, instead of one fma per token.
+// PlainOp's scan, 16 tokens per step: δ for 16 tokens in float32 (the inputs are float32, as in
+// gae's vector path), then two blocks of 8 in float64. With c = γλ constant along a sequence, the
+// partial sums x_i = Σ_{k<8-i} c^k δ_{i+k} of a block come from three shifted fmas (Hillis &
+// Steele 1986 doubling), then y_i = x_i + c^{8-i} y_{block end}. The chain from block to block is
+// one scalar fma on lane 0 (y_0 = x_0 + c^8 y_end); the broadcasts for the other lanes hang off it.
+// Returns are A + V in float32, as gae's.
 // Out of cache (kStream), the inputs are prefetched this many tokens ahead of the (descending)
 // scan, and the outputs are staged in L1 in chunks of kStageTokens and streamed out in ascending
 // order: streaming stores issued in descending order, 16 bytes at a time (V8's large arrays start
@@ -108,25 +110,48 @@ struct MaskedOp {
 constexpr size_t kPrefetchTokens = 256;
 constexpr size_t kStageTokens = 512;
 
-// Copies n floats (a multiple of 8) from the aligned stage to dst with streaming stores.
+// Copies n floats (a multiple of 16) from the aligned stage to dst with streaming stores.
 void StreamOut(float* dst, const float* stage, size_t n) {
-  size_t k = 0;
-  for (; k + 16 <= n; k += 16) simd::Store16(dst + k, _mm512_load_ps(stage + k), true);
-  if (k < n) _mm256_storeu_ps(dst + k, _mm256_load_ps(stage + k));
+  for (size_t k = 0; k < n; k += 16) simd::Store16(dst + k, _mm512_load_ps(stage + k), true);
+}
+
+// The powers of c = γλ every sequence of a call shares (computed once per call, not per sequence).
+struct ScanPowers {
+  __m512d c1, c2, c4, tail;  // c, c^2, c^4 in every lane; lane i of tail: c^(8-i)
+  double c8;
+  explicit ScanPowers(double c) {
+    alignas(64) double powers[8];
+    powers[7] = c;
+    for (size_t i = 7; i-- > 0;) powers[i] = powers[i + 1] * c;
+    c1 = _mm512_set1_pd(c);
+    c2 = _mm512_set1_pd(c * c);
+    c4 = _mm512_set1_pd(c * c * c * c);
+    tail = _mm512_load_pd(powers);
+    c8 = powers[0];
+  }
+};
+
+// x_i = Σ_{k<8-i} c^k a_{i+k} of one block of 8 (see above).
+inline __m512d BlockSums(__m512d x, const ScanPowers& k) {
+  const __m512i up1 = _mm512_set_epi64(0, 7, 6, 5, 4, 3, 2, 1), up2 = _mm512_set_epi64(0, 0, 7, 6, 5, 4, 3, 2);
+  const __m512i up4 = _mm512_set_epi64(0, 0, 0, 0, 7, 6, 5, 4);
+  x = _mm512_fmadd_pd(k.c1, _mm512_maskz_permutexvar_pd(0x7f, up1, x), x);
+  x = _mm512_fmadd_pd(k.c2, _mm512_maskz_permutexvar_pd(0x3f, up2, x), x);
+  return _mm512_fmadd_pd(k.c4, _mm512_maskz_permutexvar_pd(0x0f, up4, x), x);
+}
+
+// y of one block from its partial sums x and y after the block (`carry`, lane 0); `carry`
+// receives y_0 in lane 0. Lane 0 of the vector fma is the same fma as the scalar one.
+inline __m512d BlockScan(__m512d x, __m128d& carry, const ScanPowers& k) {
+  const __m512d y = _mm512_fmadd_pd(k.tail, _mm512_broadcastsd_pd(carry), x);
+  carry = _mm_fmadd_sd(_mm_set_sd(k.c8), carry, _mm512_castpd512_pd128(x));
+  return y;
 }
 
 template <bool kStream>
-void PlainScan8(const PlainOp& op) {
-  const size_t len = op.len, head = len % 8;
-  const double c = op.gl;
-  const __m512d c1 = _mm512_set1_pd(c), c2 = _mm512_set1_pd(c * c), c4 = _mm512_set1_pd(c * c * c * c);
-  alignas(64) double powers[8];  // c^(8-i)
-  powers[7] = c;
-  for (size_t i = 7; i-- > 0;) powers[i] = powers[i + 1] * c;
-  const __m512d tail_power = _mm512_load_pd(powers);
-  const __m512i up1 = _mm512_set_epi64(0, 7, 6, 5, 4, 3, 2, 1), up2 = _mm512_set_epi64(0, 0, 7, 6, 5, 4, 3, 2);
-  const __m512i up4 = _mm512_set_epi64(0, 0, 0, 0, 7, 6, 5, 4);
-  // The last len % 8 tokens one by one, then whole blocks from the end.
+void PlainScan16(const PlainOp& op, const ScanPowers& k) {
+  const size_t len = op.len, head = len % 16;
+  // The last len % 16 tokens one by one, then whole blocks from the end.
   double y = 0.0;
   for (size_t i = len; i-- > len - head;) {
     double a, cc;
@@ -134,8 +159,8 @@ void PlainScan8(const PlainOp& op) {
     y = a + cc * y;
     op.Put(i, y);
   }
-  __m512d carry = _mm512_set1_pd(y);
-  const __m512d g = _mm512_set1_pd(op.g), R = _mm512_set1_pd(op.R);
+  __m128d carry = _mm_set_sd(y);
+  const __m512 g = _mm512_set1_ps(static_cast<float>(op.g)), R = _mm512_set1_ps(static_cast<float>(op.R));
   alignas(64) float stage_adv[kStream ? kStageTokens : 1], stage_ret[kStream ? kStageTokens : 1];
   // Chunks [lo, hi) from the end: staged ones start at multiples of kStageTokens; unstaged, one
   // chunk written in place.
@@ -144,24 +169,23 @@ void PlainScan8(const PlainOp& op) {
     float* adv = kStream ? stage_adv : op.adv + lo;
     float* ret = kStream ? stage_ret : op.ret + lo;  // unused when op.ret is null
     for (size_t b = hi; b > lo;) {
-      b -= 8;
-      if (kStream && b >= kPrefetchTokens && (b & 8) == 0) {  // one hint per 64 bytes of each input
+      b -= 16;
+      if (kStream && b >= kPrefetchTokens) {  // one hint per 64 bytes of each input
         _mm_prefetch(reinterpret_cast<const char*>(op.v + b - kPrefetchTokens), _MM_HINT_T0);
         if (op.r) _mm_prefetch(reinterpret_cast<const char*>(op.r + b - kPrefetchTokens), _MM_HINT_T0);
       }
-      const __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(op.v + b));
-      // V of the next token; after the last token of the sequence, R instead.
-      const __mmask8 inside = b + 8 < len ? 0xff : 0x7f;
-      const __m512d next = _mm512_mask_mul_pd(R, inside, g, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(inside, op.v + b + 1)));
-      __m512d x = _mm512_sub_pd(next, v);
-      if (op.r) x = _mm512_add_pd(x, _mm512_cvtps_pd(_mm256_loadu_ps(op.r + b)));
-      x = _mm512_fmadd_pd(c1, _mm512_maskz_permutexvar_pd(0x7f, up1, x), x);
-      x = _mm512_fmadd_pd(c2, _mm512_maskz_permutexvar_pd(0x3f, up2, x), x);
-      x = _mm512_fmadd_pd(c4, _mm512_maskz_permutexvar_pd(0x0f, up4, x), x);
-      const __m512d yv = _mm512_fmadd_pd(tail_power, carry, x);
-      carry = _mm512_broadcastsd_pd(_mm512_castpd512_pd128(yv));
-      _mm256_storeu_ps(adv + (b - lo), _mm512_cvtpd_ps(yv));
-      if (op.ret) _mm256_storeu_ps(ret + (b - lo), _mm512_cvtpd_ps(_mm512_add_pd(yv, v)));
+      const __m512 v = _mm512_loadu_ps(op.v + b);
+      // γ V of the next token; after the last token of the sequence, R instead.
+      const __mmask16 inside = b + 16 < len ? 0xffff : 0x7fff;
+      const __m512 next = _mm512_mask_mul_ps(R, inside, g, _mm512_maskz_loadu_ps(inside, op.v + b + 1));
+      __m512 d = _mm512_sub_ps(next, v);
+      if (op.r) d = _mm512_add_ps(d, _mm512_loadu_ps(op.r + b));
+      const __m512d x_hi = BlockSums(simd::HighHalf(d), k), x_lo = BlockSums(simd::LowHalf(d), k);
+      const __m512d y_hi = BlockScan(x_hi, carry, k);
+      const __m512d y_lo = BlockScan(x_lo, carry, k);
+      const __m512 a16 = simd::Narrow(y_lo, y_hi);
+      _mm512_storeu_ps(adv + (b - lo), a16);
+      if (op.ret) _mm512_storeu_ps(ret + (b - lo), _mm512_add_ps(a16, v));
     }
     if constexpr (kStream) {
       StreamOut(op.adv + lo, stage_adv, hi - lo);
@@ -207,9 +231,21 @@ void ScanSequence(const Op& op, size_t len, bool parallel) {
   }
 }
 
+// What every sequence of a call shares.
+struct SequenceContext {
+  const TokenGaeProblem& p;
+#if RLCORE_SCAN_SIMD
+  ScanPowers powers;
+  explicit SequenceContext(const TokenGaeProblem& q) : p(q), powers(static_cast<double>(q.gamma) * q.lambda) {}
+#else
+  explicit SequenceContext(const TokenGaeProblem& q) : p(q) {}
+#endif
+};
+
 // Scans sequence b, whose tokens are [s, s + len): over the pool when `parallel`, else on the
 // calling thread.
-void RunSequence(const TokenGaeProblem& p, size_t b, size_t s, size_t len, bool parallel) {
+void RunSequence(const SequenceContext& ctx, size_t b, size_t s, size_t len, bool parallel) {
+  const TokenGaeProblem& p = ctx.p;
   if (len == 0) return;
   const double g = p.gamma, gl = static_cast<double>(p.gamma) * p.lambda;
   const double R = p.terminal_rewards ? p.terminal_rewards[b] : 0.0;
@@ -222,8 +258,8 @@ void RunSequence(const TokenGaeProblem& p, size_t b, size_t s, size_t len, bool 
     const PlainOp op{r, p.values + s, p.advantages + s, ret, len, R, g, gl};
 #if RLCORE_SCAN_SIMD
     // One pass at memory speed on one thread beats the two-pass split over the pool.
-    if (p.total >= simd::kStreamElements) PlainScan8<true>(op);
-    else PlainScan8<false>(op);
+    if (p.total >= simd::kStreamElements) PlainScan16<true>(op, ctx.powers);
+    else PlainScan16<false>(op, ctx.powers);
     (void)parallel;
 #else
     ScanSequence(op, len, parallel);
@@ -248,7 +284,7 @@ Napi::Value TokenGaeBinding(const Napi::CallbackInfo& info) {
   }
   ArrayArg<float> values = F32Arg(info, 7, kKernel, "values", false, SIZE_MAX, "");
   p.values = values.data;
-  std::string tshape;
+  Shape tshape;  // formatted only for an error message
   if (packed) {
     p.total = values.length;
     const size_t total = p.total;
@@ -290,7 +326,7 @@ Napi::Value TokenGaeBinding(const Napi::CallbackInfo& info) {
       }
       p.offsets = offsets.data;
     }
-    tshape = "[total] = [" + std::to_string(total) + "]";
+    tshape = ShapeText("[total]", {total});
   } else {
     if (!given(2) || !given(3)) {
       ThrowError(env, "ERR_ARG", "tokenGae: give lengths or offsets (packed layout), or the shape [B, L] (padded layout)");
@@ -303,8 +339,8 @@ Napi::Value TokenGaeBinding(const Napi::CallbackInfo& info) {
     p.total = p.B * p.L;
     tshape = ShapeText("[B, L]", {p.B, p.L});
     if (values.length != p.total) {
-      ThrowError(env, "ERR_SHAPE", "tokenGae: values must have " + std::to_string(p.total) + " elements (" + tshape +
-                                       "); received " + std::to_string(values.length));
+      ThrowError(env, "ERR_SHAPE", "tokenGae: values must have " + std::to_string(p.total) + " elements (" +
+                                       tshape.Text() + "); received " + std::to_string(values.length));
     }
     p.mask = U8Arg(info, 4, kKernel, "mask", true, p.total, tshape).data;
   }
@@ -341,8 +377,13 @@ Napi::Value TokenGaeBinding(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void TokenGaeCpu(const TokenGaeProblem& p) {
-  // starts[b]: first token of sequence b; starts[B] = total.
-  std::vector<size_t> starts(p.B + 1);
+  // starts[b]: first token of sequence b; starts[B] = total. On the stack for small batches
+  // (in cache, a heap allocation is a visible share of a call).
+  constexpr size_t kStackStarts = 257;
+  size_t stack_starts[kStackStarts];
+  std::vector<size_t> heap_starts(p.B + 1 > kStackStarts ? p.B + 1 : 0);
+  size_t* const starts = p.B + 1 > kStackStarts ? heap_starts.data() : stack_starts;
+  const SequenceContext ctx(p);
   for (size_t b = 0; b <= p.B; ++b) {
     if (p.L) starts[b] = b * p.L;
     else if (p.offsets) starts[b] = static_cast<size_t>(p.offsets[b]);
@@ -355,9 +396,9 @@ void TokenGaeCpu(const TokenGaeProblem& p) {
   const size_t P = threaded ? std::min(p.B, static_cast<size_t>(NumThreads()) * 8) : 1;
   auto run_part = [&](size_t q) {
     const size_t lo = p.total * q / P, hi = p.total * (q + 1) / P;
-    const size_t first = std::lower_bound(starts.begin(), starts.end() - 1, lo) - starts.begin();
+    const size_t first = std::lower_bound(starts, starts + p.B, lo) - starts;
     for (size_t b = first; b < p.B && (starts[b] < hi || (q + 1 == P && starts[b] == hi)); ++b) {
-      if (!threaded || len(b) < kLongSequence) RunSequence(p, b, starts[b], len(b), false);
+      if (!threaded || len(b) < kLongSequence) RunSequence(ctx, b, starts[b], len(b), false);
     }
   };
   if (P == 1) run_part(0);
@@ -365,7 +406,7 @@ void TokenGaeCpu(const TokenGaeProblem& p) {
   // Long sequences, one after another, each split over time across the pool.
   if (threaded)
     for (size_t b = 0; b < p.B; ++b)
-      if (len(b) >= kLongSequence) RunSequence(p, b, starts[b], len(b), true);
+      if (len(b) >= kLongSequence) RunSequence(ctx, b, starts[b], len(b), true);
 }
 
 RLCORE_EXPORT(tokenGae, TokenGaeBinding);

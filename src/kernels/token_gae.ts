@@ -120,10 +120,11 @@ function prepare(o: TokenGaeOptions): { args: unknown[]; result: TokenGaeResult 
  * of the row, as in verl) and get A = G = 0. For one sequence this equals {@link gae} on
  * `[T, 1]` with `terminated` set at the last token. Offsets and lengths are checked (negative,
  * decreasing, or not matching the buffer: RlcoreError) before anything is written. Many short
- * sequences run in parallel; where AVX-512 is compiled in, unmasked sequences are scanned 8
- * tokens per step in registers, so one long sequence (10^6 tokens, say) runs at memory speed on
- * one thread; otherwise long sequences are split over time across threads. Accumulates in float64. Offsets are int32, so a packed batch holds at
- * most 2^31 - 1 tokens.
+ * sequences run in parallel; where AVX-512 is compiled in, unmasked sequences are scanned 16
+ * tokens per step in registers (δ_t and G_t = A_t + V_t rounded in float32, as {@link gae}'s
+ * vector path does), so one long sequence (10^6 tokens, say) runs at memory speed on one thread;
+ * otherwise long sequences are split over time across threads. Accumulates in float64. Offsets
+ * are int32, so a packed batch holds at most 2^31 - 1 tokens.
  *
  * @example
  * ```ts

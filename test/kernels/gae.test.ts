@@ -176,6 +176,40 @@ describe('gae', () => {
     for (const args of attempts) expect(() => raw(...args)).toThrow(RlcoreError);
   });
 
+  it('reads the raw binding\'s numbers and flags with the same codes (one napi call each)', async () => {
+    const raw = native().gae;
+    const f = () => new Float32Array(4);
+    const args = (over: Record<number, unknown>) => {
+      const a: unknown[] = [2, 2, f(), f(), null, null, null, null, null, 0.9, 0.9, f(), f(), false, false];
+      for (const [k, v] of Object.entries(over)) a[Number(k)] = v;
+      return a;
+    };
+    const rawCode = (a: unknown[]) => {
+      try {
+        raw(...a);
+      } catch (e) {
+        expect(e).toBeInstanceOf(RlcoreError);
+        return (e as RlcoreError).code;
+      }
+      return 'no error';
+    };
+    expect(rawCode(args({ 0: '2' }))).toBe('ERR_ARG');
+    expect(rawCode(args({ 1: undefined }))).toBe('ERR_ARG');
+    expect(rawCode(args({ 0: 1.5 }))).toBe('ERR_SHAPE');
+    expect(rawCode(args({ 9: 'x' }))).toBe('ERR_DTYPE'); // not a number: read as a Float32Array of steps
+    expect(rawCode(args({ 9: 1.5 }))).toBe('ERR_RANGE');
+    expect(rawCode(args({ 10: Number.NaN }))).toBe('ERR_RANGE');
+    expect(rawCode(args({ 11: [0, 0, 0, 0] }))).toBe('ERR_DTYPE');
+    expect(rawCode(args({ 11: new Float64Array(4) }))).toBe('ERR_DTYPE');
+    // Flags follow JS truthiness: booleans, and anything else.
+    expect(raw(...args({ 13: 0, 14: 0 }))).toBeUndefined();
+    expect(raw(...args({ 13: null, 14: '' }))).toBeUndefined();
+    const pending = raw(...args({ 14: 1 }));
+    expect(pending).toBeInstanceOf(Promise);
+    await pending;
+    expect(rawCode(args({ 13: 'yes' }))).toBe('ERR_DEVICE'); // truthy: CUDA asked of a CPU-only addon
+  });
+
   it.skipIf(!cudaPresent())('CUDA matches the reference', () => {
     fc.assert(
       fc.property(shapeArb, fc.integer(), flagProbArb, flagProbArb, ([T, N], seed, pTerm, pTrunc) => {
@@ -190,5 +224,25 @@ describe('gae', () => {
     const b = batch(T, 1, 1, 0, 0);
     const got = gae({ shape: [T, 1], ...b, device: 'cuda' });
     expectClose(got.advantages, gaeRef({ T, N: 1, ...b, gamma: Math.fround(0.99), lambda: Math.fround(0.95) }).advantages, 1e-4, 1e-3);
+  });
+});
+
+describe('gae with scalar γ and λ', () => {
+  // The vector path forms γλ once per call for scalar parameters; per-step arrays of the same
+  // values take the general path, which forms it per element with the same float32 product.
+  const unitArb = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })).map(Math.fround);
+  it('equals the per-step path bit for bit, and the reference', () => {
+    fc.assert(
+      fc.property(shapeArb, fc.integer(), flagProbArb, flagProbArb, unitArb, unitArb, ([T, N], seed, pTerm, pTrunc, gamma, lambda) => {
+        const b = batch(T, N, seed, pTerm, pTrunc);
+        const scalar = gae({ shape: [T, N], ...b, gamma, lambda, device: 'cpu' });
+        const perStep = gae({ shape: [T, N], ...b, gamma: new Float32Array(T).fill(gamma), lambda: new Float32Array(T).fill(lambda), device: 'cpu' });
+        expect(scalar.advantages).toEqual(perStep.advantages);
+        expect(scalar.returns).toEqual(perStep.returns);
+        const want = gaeRef({ T, N, ...b, gamma, lambda });
+        expectClose(scalar.advantages, want.advantages, 1e-4, 1e-4);
+      }),
+      { numRuns: 60 },
+    );
   });
 });

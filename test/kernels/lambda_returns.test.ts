@@ -212,3 +212,21 @@ describe('lambdaReturns', () => {
     expectClose(got.returns, lambdaReturnsRef({ T, N: 1, ...b, gamma: Math.fround(0.99), lambda: Math.fround(0.95) }), 1e-4, 1e-3);
   });
 });
+
+describe('lambdaReturns with scalar γ and λ', () => {
+  // The vector path forms γ(1 - λ) and γλ once per call for scalar parameters; per-step arrays of
+  // the same values take the general path, which forms them per element with the same float32 ops.
+  const unitArb = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })).map(Math.fround);
+  it('equals the per-step path bit for bit, and the reference', () => {
+    fc.assert(
+      fc.property(shapeArb, fc.integer(), flagProbArb, flagProbArb, unitArb, unitArb, ([T, N], seed, pTerm, pTrunc, gamma, lambda) => {
+        const b = batch(T, N, seed, pTerm, pTrunc);
+        const scalar = lambdaReturns({ shape: [T, N], ...b, gamma, lambda, device: 'cpu' });
+        const perStep = lambdaReturns({ shape: [T, N], ...b, gamma: new Float32Array(T).fill(gamma), lambda: new Float32Array(T).fill(lambda), device: 'cpu' });
+        expect(scalar.returns).toEqual(perStep.returns);
+        expectClose(scalar.returns, lambdaReturnsRef({ T, N, ...b, gamma, lambda }), 1e-4, 1e-4);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});

@@ -252,3 +252,22 @@ describe('tokenGae', () => {
     );
   });
 });
+
+describe('tokenGae 16-token blocks', () => {
+  it('matches the reference for every length mod 16 and for long sequences with γλ = 1 (float64 carry)', () => {
+    const rand = rng(7);
+    // Lengths 0..40 cover every remainder mod 16 (the scalar head) with 0, 1 and 2 whole blocks.
+    const lens = [...Array.from({ length: 41 }, (_, k) => k), 20_011, 65_536 + 5];
+    const lengths = Int32Array.from(lens);
+    const total = lens.reduce((s, a) => s + a, 0);
+    const values = randomF32(total, rand);
+    const rewards = randomF32(total, rand, 0.01);
+    const terminalRewards = randomF32(lens.length, rand, 5);
+    for (const [gamma, lambda] of [[1, 1], [1, 0.95], [0.99, 0], [0, 1]]) {
+      const got = tokenGae({ lengths, rewards, terminalRewards, values, gamma, lambda, device: 'cpu' });
+      const want = tokenGaeRef({ lengths, rewards, terminalRewards, values, gamma, lambda });
+      expectClose(got.advantages, want.advantages, 1e-5, 1e-4);
+      expectClose(got.returns, want.returns, 1e-5, 1e-4);
+    }
+  });
+});
