@@ -259,6 +259,17 @@ size_t ScanRows16(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n
 #if RLCORE_SCAN_SIMD
 // ---- float32 exp ----
 
+/// Cephes' e^x polynomial P(r) on 16 lanes (e^r = P(r) r² + r + 1 for |r| <= ½ ln 2), the
+/// operations of ExpSplitInRangeF (native/dist/fastmath.h) with fused multiply-adds.
+inline __m512 ExpPoly16(__m512 r) {
+  __m512 q = _mm512_set1_ps(1.9875691500e-4f);
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.3981999507e-3f));
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.3334519073e-3f));
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.1665795894e-2f));
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
+  return _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
+}
+
 /// e^x on 16 floats: ExpF of native/dist/fastmath.h (Cephes polynomial, float32 accuracy) with
 /// its edges made exact: x > 88 gives +Inf (not e^88) and a NaN x gives NaN; x < -87.34 gives
 /// 2^-126, as ExpF.
@@ -271,13 +282,7 @@ inline __m512 ExpF16(__m512 x) {
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
   r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 q = _mm512_set1_ps(1.9875691500e-4f);
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.3981999507e-3f));
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.3334519073e-3f));
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.1665795894e-2f));
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
-  q = _mm512_fmadd_ps(_mm512_mul_ps(q, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512 q = _mm512_fmadd_ps(_mm512_mul_ps(ExpPoly16(r), r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
   const __m512 y = _mm512_scalef_ps(q, n);  // q * 2^n
   return _mm512_mask_mov_ps(_mm512_mask_mov_ps(y, big, _mm512_set1_ps(__builtin_inff())), nan, x);
 }

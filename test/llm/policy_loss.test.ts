@@ -349,6 +349,37 @@ describe('policyLoss', () => {
     expect(a.loss).toBe(loss);
   });
 
+  it('gspo and cispo at >= 1M tokens without a KL term, ragged rows, TIS, [B] advantages: float64 reference, any thread count', () => {
+    // AVX-512 chunk kernels where the build has them, and out of cache GSPO's gradient rows are
+    // streamed; T = 1031 leaves rows at every 16-byte offset and a masked tail per chunk.
+    for (const [B, T, seed] of [[1024, 1024, 11], [1024, 1031, 12]]) {
+      const b = batch(B, T, seed, 0.6);
+      for (const [loss, mask, tis, seqAdv] of [['gspo', b.mask, false, false], ['gspo', undefined, true, true], ['cispo', b.mask, true, false], ['cispo', undefined, false, true]] as const) {
+        const o = { shape: [B, T] as [number, number], logProb: b.logProb, oldLogProb: b.oldLogProb, advantages: seqAdv ? b.seqAdvantages : b.advantages, mask, loss, clipHigh: 0.28, dualClip: 3, rolloutLogProb: tis ? b.rolloutLogProb : undefined, aggregation: 'seqMeanTokenMean' as const };
+        const got = policyLoss(o);
+        const want = policyLossRef({ ...o, B, T });
+        expect(Math.abs(got.loss - want.loss)).toBeLessThanOrEqual(2e-5 * (1 + Math.abs(want.loss)));
+        expectClose(got.gradLogProb, want.gradLogProb, 2e-5, 1e-9);
+        let n = 0, ak = 0;
+        for (let i = 0; i < B * T; i++) {
+          if (mask && !mask[i]) continue;
+          const lr = b.logProb[i] - b.oldLogProb[i];
+          n++, (ak += Math.expm1(lr) - lr);
+        }
+        expect(got.tokens).toBe(n);
+        expect(Math.abs(got.approxKl - ak / n)).toBeLessThanOrEqual(1e-6 * (1 + ak / n));
+        const grad = Float32Array.from(got.gradLogProb);
+        native().setNumThreads(1);
+        const one = policyLoss(o);
+        native().setNumThreads(2);
+        expect(one.loss).toBe(got.loss);
+        expect(one.approxKl).toBe(got.approxKl);
+        expect(one.clipFracLow).toBe(got.clipFracLow);
+        expect(Array.from(one.gradLogProb).every((v, i) => v === grad[i])).toBe(true);
+      }
+    }
+  });
+
   it('rejects bad input with typed errors', () => {
     const B = 2, T = 3, b = batch(B, T, 1);
     const ok = { shape: [B, T] as [number, number], logProb: b.logProb, oldLogProb: b.oldLogProb, advantages: b.advantages };
