@@ -2,7 +2,9 @@
 // row-order AVX-512 form NstepRows16): windows composed from per-block suffix and prefix maps, on
 // random episode patterns, window lengths (1, around T, above T, not dividing T), column counts
 // with remainders, panels of 4096 columns, one-column batches (the 8-steps-per-vector path,
-// NstepColumn8), thread splits over columns and over time, and NaN/Inf beyond episode ends.
+// NstepColumn8), thread splits over columns and over time, and NaN/Inf beyond episode ends; and
+// the direct window sums for n <= 8 and at least 16 columns (NstepDirect16: every n with its
+// compile-time and run-time window lengths, γ kinds, optional inputs, panels, leftover columns).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nstepReturns, setNumThreads } from '../../src/index.js';
@@ -146,6 +148,61 @@ describe('nstepReturns block decomposition', () => {
         setNumThreads(threads);
         try {
           runs.push(nstepReturns({ shape: [T, N], ...o, gamma, n }).returns);
+        } finally {
+          setNumThreads(2);
+        }
+      }
+      expectClose(runs[0], want, 1e-5, 1e-4);
+      expect(Array.from(runs[1])).toEqual(Array.from(runs[0]));
+      expect(Array.from(runs[2])).toEqual(Array.from(runs[0]));
+    }
+  });
+
+  it('n <= 8 (direct window sums over a ring of maps): every n, γ kind and optional input, leftover columns and batch ends', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.oneof(fc.constant(16), fc.constant(33), fc.integer({ min: 16, max: 90 })),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer(),
+        fc.constantFrom(0, 0.05, 0.4),
+        fc.constantFrom(0, 0.05, 0.4),
+        fc.constantFrom('scalar', 'perStep', 'perStepAndEnv'),
+        fc.constantFrom('none', 'last', 'final', 'next'),
+        (T, N, n, seed, pTerm, pTrunc, kind, opt) => {
+          const b = batch(T, N, seed, pTerm, pTrunc);
+          const rand = rng(seed ^ 0x5bd1e995);
+          const gamma = kind === 'scalar' ? Math.fround(0.91) : Float32Array.from({ length: kind === 'perStep' ? T : T * N }, () => rand());
+          const o = {
+            rewards: b.rewards,
+            values: b.values,
+            terminated: b.terminated,
+            truncated: opt === 'final' || opt === 'next' ? b.truncated : undefined,
+            finalValues: opt === 'final' ? b.finalValues : undefined,
+            nextValues: opt === 'next' ? randomF32(T * N, rand) : undefined,
+            lastValues: opt === 'last' ? b.lastValues : undefined,
+          };
+          const got = nstepReturns({ shape: [T, N], ...o, gamma, n });
+          expectClose(got.returns, nstepReturnsRef({ T, N, ...o, gamma, n }), 1e-5, 1e-5);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('n <= 8: truncations with NaN beyond them, panels and time splits give the same results with 1, 2 and 3 threads', () => {
+    for (const [T, N, n, kind] of [[3000, 40, 8, 'perStepAndEnv'], [257, 2750, 8, 'scalar'], [600, 130, 2, 'perStep'], [64, 17, 1, 'scalar'], [20, 22_000, 8, 'perStep']] as const) {
+      const b = batch(T, N, T + N + n, 0.02, 0.02);
+      const rand = rng(T ^ N);
+      // NaN rewards right after each episode end: only the windows that start there see them.
+      for (let i = 0; i + N < T * N; i++) if (b.terminated[i] || b.truncated[i]) b.rewards[i + N] = NaN;
+      const gamma = kind === 'scalar' ? Math.fround(0.98) : Float32Array.from({ length: kind === 'perStep' ? T : T * N }, () => rand());
+      const want = nstepReturnsRef({ T, N, ...b, gamma, n });
+      const runs: Float32Array[] = [];
+      for (const threads of [1, 2, 3]) {
+        setNumThreads(threads);
+        try {
+          runs.push(nstepReturns({ shape: [T, N], ...b, gamma, n }).returns);
         } finally {
           setNumThreads(2);
         }
