@@ -4,41 +4,9 @@
 // every output, and runs CUDA a second time to check that it is deterministic (bit for bit).
 //   RLCORE_ADDON=build-cuda/Release/rlcore.node node scripts/device-parity-llm.mjs [kernel ...]
 // Exit status: 0 all passed, 1 a mismatch or error, 2 no CUDA device (nothing was compared).
-import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { openCudaAddon, rng, f32, flags } from './device-common.mjs';
 
-const require = createRequire(import.meta.url);
-const addonPath = resolve(process.env.RLCORE_ADDON ?? 'build-cuda/Release/rlcore.node');
-const binding = require(addonPath);
-class RlcoreError extends Error {
-  constructor(code, message) {
-    super(message);
-    this.code = code;
-  }
-}
-binding.setErrorClass(RlcoreError);
-
-const info = binding.backends();
-console.log(`addon ${addonPath}`);
-if (!info.cuda.built || info.cuda.devices.length === 0) {
-  console.log('no CUDA device: parity not checked');
-  process.exit(2);
-}
-
-// mulberry32, as in test/helpers.ts: a seed fixes a whole case.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const f32 = (n, rand, lo = -1, hi = 1) => Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
-const flags = (n, rand, p) => Uint8Array.from({ length: n }, () => (rand() < p ? 1 : 0));
-
+const { binding } = openCudaAddon();
 let failures = 0, cases = 0;
 function compare(kernel, label, name, got, want, rtol, atol) {
   for (let i = 0; i < want.length; i++) {

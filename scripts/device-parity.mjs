@@ -3,42 +3,9 @@
 // the raw binding twice on the same inputs (useCuda = false, then true) and compares.
 //   RLCORE_ADDON=build-cuda/Release/rlcore.node node scripts/device-parity.mjs [kernel ...]
 // Exit status: 0 all passed, 1 a mismatch or error, 2 no CUDA device (nothing was compared).
-import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { openCudaAddon, rng, f32, flags } from './device-common.mjs';
 
-const require = createRequire(import.meta.url);
-const addonPath = resolve(process.env.RLCORE_ADDON ?? 'build-cuda/Release/rlcore.node');
-const binding = require(addonPath);
-class RlcoreError extends Error {
-  constructor(code, message) {
-    super(message);
-    this.code = code;
-  }
-}
-binding.setErrorClass(RlcoreError);
-
-const info = binding.backends();
-console.log(`addon ${addonPath}`);
-console.log(`cuda: built=${info.cuda.built} status=${info.cuda.status} devices=${JSON.stringify(info.cuda.devices)}`);
-if (!info.cuda.built || info.cuda.devices.length === 0) {
-  console.log('no CUDA device: parity not checked');
-  process.exit(2);
-}
-
-// mulberry32, as in test/helpers.ts: a seed fixes a whole case.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const f32 = (n, rand, lo = -1, hi = 1) => Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
-const flags = (n, rand, p) => Uint8Array.from({ length: n }, () => (rand() < p ? 1 : 0));
-
+const { binding } = openCudaAddon({ printStatus: true });
 // Shapes: edge cases, both tiled widths, the walk path (N >= 65536), long single sequences.
 const SHAPES = [
   [1, 1], [1, 7], [7, 1], [3, 5], [300, 70], [73, 33], [2305, 1], [5000, 3], [64, 4099],
