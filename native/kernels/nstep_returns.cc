@@ -179,6 +179,32 @@ class NstepBlocks {
 // (runs of 4-8 KiB) were slower than whole rows of 4096.
 constexpr size_t kPanelColumns = 4096;
 
+// The input rows of step s from column n0 (set up once per row, so the 16-column loops only add
+// offsets): null for an absent flag array or v' = 0 after the batch end (bootstrap.h's zero rows
+// are only kScanColumns wide); a scalar or per-step γ reads a row of w values filled in gbuf.
+struct StepRows {
+  const float* r;
+  const float* next;
+  const float* fin;
+  const uint8_t* term;
+  const uint8_t* trunc;
+  const float* g;
+};
+inline StepRows StepRowsAt(const NstepReturnsProblem& p, size_t s, size_t n0, size_t w, float* gbuf) {
+  const size_t i = s * p.N + n0;
+  const float* next = p.next_values ? p.next_values + i
+                      : s + 1 < p.T ? p.values + i + p.N
+                      : p.last_values ? p.last_values + n0
+                                      : nullptr;
+  const float* fin = p.final_values && !p.next_values ? p.final_values + i : next;
+  const StepParam& q = p.gamma;
+  const float* g = gbuf;
+  if (q.values && q.stride_n == 1) g = q.values + s * q.stride_t + n0;
+  else if (q.values) std::fill(gbuf, gbuf + w, q.values[s * q.stride_t]);
+  return {p.rewards + i, next, fin, p.terminated ? p.terminated + i : nullptr, p.truncated ? p.truncated + i : nullptr, g};
+}
+
+
 class NstepRows16 {
  public:
   /// Doubles of scratch `state` holds for w16 columns (beside the q buffers).
@@ -219,35 +245,10 @@ class NstepRows16 {
 
   size_t Len(size_t b) const { return std::min(p_.T, (b + 1) * len_) - b * len_; }
 
-  // The input rows of step s from column n0_ (set up once per row, so the 16-column loops only
-  // add offsets): null for an absent flag array or v' = 0 after the batch end (bootstrap.h's
-  // zero rows are only kScanColumns wide); a scalar or per-step γ reads a filled row.
-  struct Row {
-    const float* r;
-    const float* next;
-    const float* fin;
-    const uint8_t* term;
-    const uint8_t* trunc;
-    const float* g;
-  };
-  Row RowAt(size_t s, float* gbuf) const {
-    const size_t i = s * p_.N + n0_;
-    const float* next = p_.next_values ? p_.next_values + i
-                        : s + 1 < p_.T ? p_.values + i + p_.N
-                        : p_.last_values ? p_.last_values + n0_
-                                         : nullptr;
-    const float* fin = p_.final_values && !p_.next_values ? p_.final_values + i : next;
-    return {p_.rewards + i, next, fin, p_.terminated ? p_.terminated + i : nullptr,
-            p_.truncated ? p_.truncated + i : nullptr, GammaRow(s, gbuf)};
-  }
+  using Row = StepRows;
+  Row RowAt(size_t s, float* gbuf) const { return StepRowsAt(p_, s, n0_, w_, gbuf); }
   static __m512 Load16(const float* p, size_t j) { return p ? _mm512_loadu_ps(p + j) : _mm512_setzero_ps(); }
   static __mmask16 Flags16(const uint8_t* p, size_t j) { return p ? simd::Set16(p + j) : 0; }
-  const float* GammaRow(size_t s, float* gbuf) const {
-    const StepParam& q = p_.gamma;
-    if (q.values && q.stride_n == 1) return q.values + s * q.stride_t + n0_;
-    if (q.values) std::fill(gbuf, gbuf + w_, q.values[s * q.stride_t]);
-    return gbuf;
-  }
 
   // h_s of columns [n0_ + j, n0_ + j + 16), as MapOf.
   static Map16 MapAt(const Row& row, size_t j) {
@@ -446,7 +447,7 @@ class NstepDirect16 {
     __mmask16* cut[kDirectSteps];
     double g[kDirectSteps];
   };
-  struct Row;
+  using Row = StepRows;
   struct Ctx;
 
   // One row t: builds the map of step t (keeping it in slot 0 when cx.keep) and writes G_t
@@ -512,31 +513,7 @@ class NstepDirect16 {
   }
 
  private:
-  struct Row {
-    const float* r;
-    const float* next;
-    const float* fin;
-    const uint8_t* term;
-    const uint8_t* trunc;
-    const float* g;
-  };
-  // As NstepRows16::RowAt.
-  Row RowAt(size_t s, float* gbuf) const {
-    const size_t i = s * p_.N + n0_;
-    const float* next = p_.next_values ? p_.next_values + i
-                        : s + 1 < p_.T ? p_.values + i + p_.N
-                        : p_.last_values ? p_.last_values + n0_
-                                         : nullptr;
-    const float* fin = p_.final_values && !p_.next_values ? p_.final_values + i : next;
-    return {p_.rewards + i, next, fin, p_.terminated ? p_.terminated + i : nullptr,
-            p_.truncated ? p_.truncated + i : nullptr, GammaRow(s, gbuf)};
-  }
-  const float* GammaRow(size_t s, float* gbuf) const {
-    const StepParam& q = p_.gamma;
-    if (q.values && q.stride_n == 1) return q.values + s * q.stride_t + n0_;
-    if (q.values) std::fill(gbuf, gbuf + w_, q.values[s * q.stride_t]);
-    return gbuf;
-  }
+  Row RowAt(size_t s, float* gbuf) const { return StepRowsAt(p_, s, n0_, w_, gbuf); }
   struct Ctx {
     const Row& row;
     const Row& next;
