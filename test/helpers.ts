@@ -28,6 +28,12 @@ export function randomFlags(length: number, rand: () => number, p: number): Uint
   return a;
 }
 
+/** Asserts that two float arrays hold the same bits. */
+export function expectSameBits(actual: Float32Array, expected: Float32Array): void {
+  const bytes = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+  expect(bytes(actual).equals(bytes(expected))).toBe(true);
+}
+
 /** Asserts |a - b| <= atol + rtol * |b| element-wise, reporting the first mismatch. */
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-5, atol = 1e-5): void {
   expect(actual.length).toBe(expected.length);

@@ -56,12 +56,18 @@ inline __m512 Param16(const Param& q, size_t t, size_t n) {
   return _mm512_set1_ps(q.values[t * q.stride_t]);
 }
 
-/// The coefficients of y[t] = a + c * y[t + 1] for 16 columns, a in float64 halves (columns
+/// The coefficients of y[t] = a + c * y[t + 1] for 16 columns, in float64 halves (columns
 /// n..n+8 and n+8..n+16). Kernels whose writes need more derive from it.
 struct Coefs16 {
-  __m512d a_lo, a_hi;
-  __m512 c;
-  static Coefs16 Of(__m512 a, __m512 c) { return {LowHalf(a), HighHalf(a), c}; }
+  __m512d a_lo, a_hi, c_lo, c_hi;
+  static Coefs16 Of(__m512 a, __m512 c) { return {LowHalf(a), HighHalf(a), LowHalf(c), HighHalf(c)}; }
+  /// c = `c` (a float32 value held in float64) in the `live` lanes, else 0: the same values as
+  /// Of(a, _mm512_maskz_mov_ps(live, c)) without widening c at every step (the usual scalar
+  /// γ, λ: a constant, masked at episode ends).
+  static Coefs16 Masked(__m512 a, __mmask16 live, __m512d c) {
+    return {LowHalf(a), HighHalf(a), _mm512_maskz_mov_pd(static_cast<__mmask8>(live), c),
+            _mm512_maskz_mov_pd(static_cast<__mmask8>(live >> 8), c)};
+  }
 };
 
 /// Stores 16 floats; with `stream`, as streaming stores of the widest size the address allows
@@ -114,49 +120,83 @@ struct Coefs8 {
 /// doubling (Hillis & Steele 1986; Blelloch 1990 for first-order recurrences):
 /// (a_i, c_i) ∘ (a_{i+k}, c_{i+k}) = (a_i + c_i a_{i+k}, c_i c_{i+k}) for k = 1, 2, 4.
 inline __m512d ReverseScan8(__m512d a, __m512d c, __m512d& carry) {
-  const __m512d one = _mm512_set1_pd(1.0);
-  const __m512i up1 = _mm512_set_epi64(7, 7, 6, 5, 4, 3, 2, 1), up2 = _mm512_set_epi64(7, 7, 7, 6, 5, 4, 3, 2);
-  const __m512i up4 = _mm512_set_epi64(7, 7, 7, 7, 7, 6, 5, 4);
-  a = _mm512_fmadd_pd(c, _mm512_maskz_permutexvar_pd(0x7f, up1, a), a);
-  c = _mm512_mul_pd(c, _mm512_mask_permutexvar_pd(one, 0x7f, up1, c));
-  a = _mm512_fmadd_pd(c, _mm512_maskz_permutexvar_pd(0x3f, up2, a), a);
-  c = _mm512_mul_pd(c, _mm512_mask_permutexvar_pd(one, 0x3f, up2, c));
-  a = _mm512_fmadd_pd(c, _mm512_maskz_permutexvar_pd(0x0f, up4, a), a);
-  c = _mm512_mul_pd(c, _mm512_mask_permutexvar_pd(one, 0x0f, up4, c));
+  // Lane i <- lane i + k, the top k lanes filled from `fill` (0 for a, 1 for c): valignq.
+  const __m512i zero = _mm512_setzero_si512(), one = _mm512_castpd_si512(_mm512_set1_pd(1.0));
+  auto up = [](__m512d x, __m512i fill, auto k) {
+    return _mm512_castsi512_pd(_mm512_alignr_epi64(fill, _mm512_castpd_si512(x), decltype(k)::value));
+  };
+  using K1 = std::integral_constant<int, 1>;
+  using K2 = std::integral_constant<int, 2>;
+  using K4 = std::integral_constant<int, 4>;
+  a = _mm512_fmadd_pd(c, up(a, zero, K1{}), a);
+  c = _mm512_mul_pd(c, up(c, one, K1{}));
+  a = _mm512_fmadd_pd(c, up(a, zero, K2{}), a);
+  c = _mm512_mul_pd(c, up(c, one, K2{}));
+  a = _mm512_fmadd_pd(c, up(a, zero, K4{}), a);
+  c = _mm512_mul_pd(c, up(c, one, K4{}));
   const __m512d y = _mm512_fmadd_pd(c, carry, a);
   carry = _mm512_broadcastsd_pd(_mm512_castpd512_pd128(y));
   return y;
 }
 
-/// Stores 8 floats; streaming when asked and the address is 32-byte aligned.
+/// Stores 8 floats; streaming when asked and the address is 16-byte aligned (as Store16: large
+/// V8 arrays often start 16 bytes past a 32-byte boundary).
 inline void Store8(float* p, __m256 x, bool stream) {
-  if (stream && (reinterpret_cast<uintptr_t>(p) & 31) == 0) _mm256_stream_ps(p, x);
-  else _mm256_storeu_ps(p, x);
+  const uintptr_t misalign = reinterpret_cast<uintptr_t>(p) & 31;
+  if (!stream || (misalign & 15) != 0) {
+    _mm256_storeu_ps(p, x);
+  } else if (misalign == 0) {
+    _mm256_stream_ps(p, x);
+  } else {
+    _mm_stream_ps(p, _mm256_castps256_ps128(x));
+    _mm_stream_ps(p + 4, _mm256_extractf128_ps(x, 1));
+  }
 }
 
 /// The scan of a one-column batch for kernels that provide
 ///   Q Coefs8(size_t t) const;  // Q: Coefs8 or derived; a, c of steps [t, t + 8)
-///   void Write8(size_t t, const Q& q, __m512d y, __m512d y_next, bool stream) const;
-/// with y = y[t .. t+8) and y_next = y[t+1 .. t+9) in float64 (writes that bootstrap from the
-/// next step's result, as V-trace's policy-gradient advantages, read y_next; others ignore it).
+///   void Write8(size_t t, const Q& q, __m512d y, __m256 y_next, bool stream) const;
+/// with y = y[t .. t+8) in float64 and y_next = y[t+1 .. t+9) rounded to float32 (writes that
+/// bootstrap from the next step's result, as V-trace's policy-gradient advantages, read y_next;
+/// others ignore it, and the compiler drops it).
 /// Scans steps [t_lo, t_hi) down from t_hi in blocks of 8 with *s = y[t_hi]; returns t such that
 /// steps [t_lo, t) are left (fewer than 8) and *s = y[t].
 template <class K>
 size_t ScanColumn8(const K& kernel, size_t t_lo, size_t t_hi, double* s, bool stream) {
   const K k = kernel;  // see ScanRows16
-  const __m512i shift = _mm512_set_epi64(8, 7, 6, 5, 4, 3, 2, 1);  // lane i <- y lane i+1; lane 7 <- y[t+8]
+  // Lane i <- y lane i+1; lane 7 <- y[t+8] (lane 0 of the previous block), in float32: the
+  // rounding commutes with the lane shift, and 256-bit shuffles are the cheaper ones.
+  const __m256i shift = _mm256_set_epi32(8, 7, 6, 5, 4, 3, 2, 1);
   __m512d carry = _mm512_set1_pd(*s);
+  __m256 after = _mm256_set1_ps(static_cast<float>(*s));
   size_t t = t_hi;
   while (t >= t_lo + 8) {
     t -= 8;
     const auto q = k.Coefs8(t);
-    const __m512d after = carry;
     const __m512d y = ReverseScan8(q.a, q.c, carry);
-    k.Write8(t, q, y, _mm512_permutex2var_pd(y, shift, after), stream);
+    const __m256 y32 = _mm512_cvtpd_ps(y);
+    k.Write8(t, q, y, _mm256_permutex2var_ps(y32, shift, after), stream);
+    after = y32;
   }
   *s = _mm512_cvtsd_f64(carry);
   Fence(stream);
   return t;
+}
+
+/// A one-column scan (steps [0, T), T >= 16, *y = y[T] = k.Boundary(0)) with a lean kernel for
+/// the interior: `k` (Coefs8/Write8 and Column<true>, see ScanColumn8) scans the block holding
+/// the batch end (steps [T - 8, T)) and the first T mod 8 steps; `interior(run)` calls
+/// run(lean) with a kernel whose Coefs8/Write8 need only hold for steps t + 8 < T (no per-block
+/// checks of the batch end or of optional inputs: the caller picks the specialisation). The
+/// blocks are those of ScanColumn8 over [0, T), so the results are bit for bit those of k alone
+/// when lean does the same arithmetic.
+template <class K, class Interior>
+void ScanOneColumn(const K& k, size_t T, bool stream, Interior interior) {
+  double y = k.Boundary(0);
+  ScanColumn8(k, T - 8, T, &y, stream);
+  size_t rest = 0;
+  interior([&](const auto& lean) { rest = ScanColumn8(lean, 0, T - 8, &y, stream); });
+  if (rest > 0) k.template Column<true>(0, 0, rest, &y, nullptr);
 }
 
 // ---- Software prefetch of the next row (streaming row order) ----
@@ -225,8 +265,8 @@ size_t ScanRows16(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n
       __m512 y_next = Narrow(lo, hi);
       for (size_t t = t_hi; t-- > t_lo;) {
         const auto q = k.Coefs16(t, n0 + j);
-        lo = _mm512_fmadd_pd(LowHalf(q.c), lo, q.a_lo);
-        hi = _mm512_fmadd_pd(HighHalf(q.c), hi, q.a_hi);
+        lo = _mm512_fmadd_pd(q.c_lo, lo, q.a_lo);
+        hi = _mm512_fmadd_pd(q.c_hi, hi, q.a_hi);
         const __m512 y = Narrow(lo, hi);
         k.Write16(t, n0 + j, q, y, y_next, false);
         y_next = y;
@@ -244,8 +284,8 @@ size_t ScanRows16(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n
       }
       const auto q = k.Coefs16(t, n0 + j);
       const __m512d s_lo = _mm512_loadu_pd(s0 + j), s_hi = _mm512_loadu_pd(s0 + j + 8);
-      const __m512d lo = _mm512_fmadd_pd(LowHalf(q.c), s_lo, q.a_lo);
-      const __m512d hi = _mm512_fmadd_pd(HighHalf(q.c), s_hi, q.a_hi);
+      const __m512d lo = _mm512_fmadd_pd(q.c_lo, s_lo, q.a_lo);
+      const __m512d hi = _mm512_fmadd_pd(q.c_hi, s_hi, q.a_hi);
       _mm512_storeu_pd(s0 + j, lo);
       _mm512_storeu_pd(s0 + j + 8, hi);
       k.Write16(t, n0 + j, q, Narrow(lo, hi), Narrow(s_lo, s_hi), stream);
@@ -286,7 +326,28 @@ inline __m512 ExpF16(__m512 x) {
   const __m512 y = _mm512_scalef_ps(q, n);  // q * 2^n
   return _mm512_mask_mov_ps(_mm512_mask_mov_ps(y, big, _mm512_set1_ps(__builtin_inff())), nan, x);
 }
-inline __m256 ExpF8(__m256 x) { return _mm512_castps512_ps256(ExpF16(_mm512_zextps256_ps512(x))); }
+/// ExpF16 on 8 floats, with 256-bit operations (the same operations lane for lane, so the same
+/// results; a 512-bit ExpF16 on a zero-extended vector would do twice the work where 512-bit
+/// operations are split in two halves).
+inline __m256 ExpF8(__m256 x) {
+  const __mmask8 big = _mm256_cmp_ps_mask(x, _mm256_set1_ps(88.0f), _CMP_GT_OQ);
+  const __mmask8 nan = _mm256_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  __m256 xc = _mm256_max_ps(x, _mm256_set1_ps(-87.33654f));
+  xc = _mm256_min_ps(xc, _mm256_set1_ps(88.0f));
+  const __m256 n = _mm256_roundscale_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+  r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
+  __m256 q = _mm256_set1_ps(1.9875691500e-4f);
+  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.3981999507e-3f));
+  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.3334519073e-3f));
+  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.1665795894e-2f));
+  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.6666665459e-1f));
+  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(5.0000001201e-1f));
+  q = _mm256_fmadd_ps(_mm256_mul_ps(q, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256 y = _mm256_scalef_ps(q, n);  // q * 2^n
+  return _mm256_mask_mov_ps(_mm256_mask_mov_ps(y, big, _mm256_set1_ps(__builtin_inff())), nan, x);
+}
 
 #endif
 

@@ -70,7 +70,7 @@ struct DiscountedReturnsScan {
                          : r;
     return {_mm512_cvtps_pd(a), _mm512_cvtps_pd(_mm256_maskz_mov_ps(static_cast<__mmask8>(~(term | trunc)), g))};
   }
-  void Write8(size_t t, const simd::Coefs8&, __m512d y, __m512d, bool stream) const { simd::Store8(p.returns + t, _mm512_cvtpd_ps(y), stream); }
+  void Write8(size_t t, const simd::Coefs8&, __m512d y, __m256, bool stream) const { simd::Store8(p.returns + t, _mm512_cvtpd_ps(y), stream); }
 #endif
 
   // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence), same

@@ -81,7 +81,7 @@ struct GaeScan {
     if (trunc && p.final_values && !p.next_values) boot = _mm512_mask_loadu_ps(boot, trunc, p.final_values + i);
     const __m512 delta = _mm512_sub_ps(_mm512_fmadd_ps(_mm512_maskz_mov_ps(~term, g), boot, _mm512_loadu_ps(p.rewards + i)), v);
     const __mmask16 live = static_cast<__mmask16>(~(term | trunc));
-    if (scalar) return simd::Coefs16::Of(delta, _mm512_maskz_mov_ps(live, _mm512_set1_ps(g_lambda)));
+    if (scalar) return simd::Coefs16::Masked(delta, live, _mm512_set1_pd(g_lambda));
     return simd::Coefs16::Of(delta, _mm512_maskz_mul_ps(live, g, simd::Param16(p.lambda, t, n)));
   }
   // The inputs Coefs16 reads at columns [n, n + 16) of step t (simd_scan.h, streaming row order).
@@ -110,7 +110,7 @@ struct GaeScan {
     const __m256 c = _mm256_maskz_mul_ps(static_cast<__mmask8>(~(term | trunc)), g, simd::Param8(p.lambda, t));
     return {_mm512_cvtps_pd(delta), _mm512_cvtps_pd(c)};
   }
-  void Write8(size_t t, const simd::Coefs8&, __m512d y, __m512d, bool stream) const {
+  void Write8(size_t t, const simd::Coefs8&, __m512d y, __m256, bool stream) const {
     const __m256 adv = _mm512_cvtpd_ps(y);
     simd::Store8(p.advantages + t, adv, stream);
     simd::Store8(p.returns + t, _mm256_add_ps(adv, _mm256_loadu_ps(p.values + t)), stream);

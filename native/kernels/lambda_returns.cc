@@ -80,7 +80,7 @@ struct LambdaReturnsScan {
       // γ λ' at live steps, else 0 (γ · 0): bit for bit the general path below.
       const __m512 coef = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(static_cast<__mmask16>(~term), g), live, _mm512_set1_ps(g_boot));
       const __m512 a = _mm512_fmadd_ps(coef, boot, _mm512_loadu_ps(p.rewards + i));
-      return simd::Coefs16::Of(a, _mm512_maskz_mov_ps(live, _mm512_set1_ps(g_lambda)));
+      return simd::Coefs16::Masked(a, live, _mm512_set1_pd(g_lambda));
     }
     const __m512 lam = _mm512_maskz_mov_ps(live, simd::Param16(p.lambda, t, n));
     const __m512 g_live = _mm512_maskz_mov_ps(static_cast<__mmask16>(~term), g);
@@ -112,7 +112,7 @@ struct LambdaReturnsScan {
                                      _mm256_loadu_ps(p.rewards + t));
     return {_mm512_cvtps_pd(a), _mm512_cvtps_pd(_mm256_mul_ps(g, lam))};
   }
-  void Write8(size_t t, const simd::Coefs8&, __m512d y, __m512d, bool stream) const { simd::Store8(p.returns + t, _mm512_cvtpd_ps(y), stream); }
+  void Write8(size_t t, const simd::Coefs8&, __m512d y, __m256, bool stream) const { simd::Store8(p.returns + t, _mm512_cvtpd_ps(y), stream); }
 #endif
 
   // Single column n, steps [t_lo, t_hi): the narrow-batch path (one long sequence), same
@@ -141,6 +141,77 @@ struct LambdaReturnsScan {
   }
 };
 
+#if RLCORE_SCAN_SIMD
+// The usual one-column call (scalar γ and λ, no truncations, no nextValues; terminations if
+// kTerm) away from the batch end (steps t + 8 < T, so V(s_{t+1}) is values[t + 1] in every lane):
+// the Coefs8/Write8 of LambdaReturnsScan with the per-block branches and masks of the general
+// case removed, bit for bit the same arithmetic (its scalar Coefs16 path).
+template <bool kTerm>
+struct LambdaReturnsColumn {
+  const float* rewards;
+  const float* values;
+  const uint8_t* terminated;
+  float* returns;
+  float g_boot, g_lambda;
+  simd::Coefs8 Coefs8(size_t t) const {
+    const __mmask8 live = kTerm ? static_cast<__mmask8>(~simd::Set8(terminated + t)) : 0xff;
+    const __m256 boot = _mm256_loadu_ps(values + t + 1);
+    // γ (1 - λ) at live steps, 0 at terminations; γ λ at live steps, else 0.
+    const __m256 coef = _mm256_maskz_mov_ps(live, _mm256_set1_ps(g_boot));
+    const __m256 a = _mm256_fmadd_ps(coef, boot, _mm256_loadu_ps(rewards + t));
+    return {_mm512_cvtps_pd(a), _mm512_cvtps_pd(_mm256_maskz_mov_ps(live, _mm256_set1_ps(g_lambda)))};
+  }
+  void Write8(size_t t, const simd::Coefs8&, __m512d y, __m256, bool stream) const { simd::Store8(returns + t, _mm512_cvtpd_ps(y), stream); }
+};
+
+// The same usual call on batches of 16 columns or more, in cache (the serial regime of
+// ReverseScan), for steps t + 1 < T (V(s_{t+1}) is the next row of values): Coefs16 without the
+// per-step branches of the general kernel, the same arithmetic (its scalar path).
+template <bool kTerm>
+struct LambdaReturnsInterior : LambdaReturnsScan {
+  explicit LambdaReturnsInterior(const LambdaReturnsScan& k) : LambdaReturnsScan(k) {}
+  simd::Coefs16 Coefs16(size_t t, size_t n) const {
+    const size_t i = t * p.N + n;
+    const __mmask16 live = kTerm ? static_cast<__mmask16>(~simd::Set16(p.terminated + i)) : 0xffff;
+    const __m512 coef = _mm512_maskz_mov_ps(live, _mm512_set1_ps(g_boot));
+    const __m512 a = _mm512_fmadd_ps(coef, _mm512_loadu_ps(p.values + i + p.N), _mm512_loadu_ps(p.rewards + i));
+    return simd::Coefs16::Masked(a, live, _mm512_set1_pd(g_lambda));
+  }
+};
+
+// Small batches (T N < 2^16, N >= 16) of the usual call: the last row by the general kernel, the
+// others by LambdaReturnsInterior, in the blocks of ReverseScanSerial (so the same results).
+bool LambdaReturnsSmall(const LambdaReturnsProblem& p) {
+  if (p.N < 16 || p.T < 2 || p.T * p.N >= (size_t{1} << 16) || p.truncated || p.next_values || p.gamma.values ||
+      p.lambda.values) {
+    return false;
+  }
+  const LambdaReturnsScan k(p);
+  const LambdaReturnsInterior<true> with_term(k);
+  const LambdaReturnsInterior<false> without_term(k);
+  alignas(64) double carry[kScanColumns];
+  for (size_t b0 = 0; b0 < p.N; b0 += kScanColumns) {
+    const size_t b1 = std::min(p.N, b0 + kScanColumns);
+    std::fill(carry, carry + (b1 - b0), 0.0);
+    RunRows<true>(k, p.T - 1, p.T, b0, b1, carry, nullptr);
+    if (p.terminated) RunRows<true>(with_term, 0, p.T - 1, b0, b1, carry, nullptr);
+    else RunRows<true>(without_term, 0, p.T - 1, b0, b1, carry, nullptr);
+  }
+  return true;
+}
+
+// One-column batches through LambdaReturnsColumn where it applies; false where it does not.
+bool LambdaReturnsOneColumn(const LambdaReturnsProblem& p) {
+  if (p.N != 1 || p.T < 16 || p.truncated || p.next_values || p.gamma.values || p.lambda.values) return false;
+  const LambdaReturnsScan k(p);
+  simd::ScanOneColumn(k, p.T, p.T * p.N >= simd::kStreamElements, [&](auto run) {
+    if (p.terminated) run(LambdaReturnsColumn<true>{p.rewards, p.values, p.terminated, p.returns, k.g_boot, k.g_lambda});
+    else run(LambdaReturnsColumn<false>{p.rewards, p.values, p.terminated, p.returns, k.g_boot, k.g_lambda});
+  });
+  return true;
+}
+#endif
+
 // lambdaReturns(T, N, rewards, values, terminated?, truncated?, nextValues?, lastValues?,
 //               finalValues?, gamma, lambda, outReturns, useCuda, async)
 Napi::Value LambdaReturnsBinding(const Napi::CallbackInfo& info) {
@@ -166,7 +237,12 @@ Napi::Value LambdaReturnsBinding(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void LambdaReturnsCpu(const LambdaReturnsProblem& p) { ReverseScan(LambdaReturnsScan(p), p.T, p.N); }
+void LambdaReturnsCpu(const LambdaReturnsProblem& p) {
+#if RLCORE_SCAN_SIMD
+  if (LambdaReturnsOneColumn(p) || LambdaReturnsSmall(p)) return;
+#endif
+  ReverseScan(LambdaReturnsScan(p), p.T, p.N);
+}
 
 RLCORE_EXPORT(lambdaReturns, LambdaReturnsBinding);
 

@@ -135,8 +135,9 @@ struct VtraceScan {
     const __m512 td = _mm512_sub_ps(_mm512_fmadd_ps(_mm512_maskz_mov_ps(live, g), boot, r), v);
     const __m512 gl = _mm512_maskz_mul_ps(static_cast<__mmask16>(~(term | trunc)), g, simd::Param16(p.lambda, t, n));
     const __mmask16 use_vs = inside ? static_cast<__mmask16>(~(term | trunc)) : 0;
+    const __m512 c = _mm512_mul_ps(gl, cc);
     return {{_mm512_mul_pd(simd::LowHalf(rho), simd::LowHalf(td)), _mm512_mul_pd(simd::HighHalf(rho), simd::HighHalf(td)),
-             _mm512_mul_ps(gl, cc)},
+             simd::LowHalf(c), simd::HighHalf(c)},
             r, v, g, rho_pg, boot, v_after, live, use_vs};
   }
   // The inputs Coefs16 reads at columns [n, n + 16) of step t (simd_scan.h, streaming row order).
@@ -184,9 +185,9 @@ struct VtraceScan {
     return {{_mm512_mul_pd(_mm512_cvtps_pd(rho), _mm512_cvtps_pd(td)), _mm512_cvtps_pd(_mm256_mul_ps(gl, cc))},
             r, v, g, rho_pg, boot, v_after, live, use_vs};
   }
-  void Write8(size_t t, const Coefs8Pg& q, __m512d y, __m512d y_next, bool stream) const {
+  void Write8(size_t t, const Coefs8Pg& q, __m512d y, __m256 y_next, bool stream) const {
     simd::Store8(p.vs + t, _mm256_add_ps(_mm512_cvtpd_ps(y), q.v), stream);
-    const __m256 vs_next = _mm256_add_ps(_mm512_cvtpd_ps(y_next), q.v_after);
+    const __m256 vs_next = _mm256_add_ps(y_next, q.v_after);
     const __m256 boot = _mm256_maskz_mov_ps(q.live, _mm256_mask_mov_ps(q.boot, q.use_vs, vs_next));
     const __m256 adv = _mm256_sub_ps(_mm256_fmadd_ps(q.g, boot, q.r), q.v);
     simd::Store8(p.pg_advantages + t, _mm256_mul_ps(q.rho_pg, adv), stream);
@@ -236,6 +237,94 @@ struct VtraceScan {
     if constexpr (!kWrite) *s1 = C;
   }
 };
+
+#if RLCORE_SCAN_SIMD
+constexpr size_t kColumnBlock = 2048;  // steps per chunk of the one-column lean scan (a multiple of 16)
+
+// The usual one-column call (scalar γ and λ, no truncations, no nextValues; terminations if
+// kTerm) away from the batch end (steps t + 8 < T: v' and V(s_{t+1}) are values[t + 1] in every
+// lane, and ṽ_{t+1} = vs_{t+1} wherever the episode goes on): VtraceScan's Coefs8/Write8 with
+// the per-block branches and masks of the general case removed, bit for bit the same arithmetic.
+template <bool kTerm>
+struct VtraceColumn {
+  const float* rewards;
+  const float* values;
+  const uint8_t* terminated;
+  const float* log_rhos;
+  float* vs;
+  float* pg_advantages;
+  float gamma, g_lambda, clip_rho, clip_c, clip_pg_rho;
+  // e^{logρ} of steps [ratio_lo, ratio_lo + kColumnBlock), computed ahead by ExpF16 in a loop of
+  // its own (it was ~40% of this scan's time inline: a long dependency chain per block).
+  const float* ratios = nullptr;
+  size_t ratio_lo = 0;
+  struct Q : simd::Coefs8 {
+    __m256 r, v, v_after, rho_pg;
+    __mmask8 live;
+  };
+  Q Coefs8(size_t t) const {
+    const __mmask8 live = kTerm ? static_cast<__mmask8>(~simd::Set8(terminated + t)) : 0xff;
+    const __m256 g = _mm256_set1_ps(gamma), v = _mm256_loadu_ps(values + t), r = _mm256_loadu_ps(rewards + t);
+    const __m256 v_after = _mm256_loadu_ps(values + t + 1);
+    const __m256 ratio = _mm256_loadu_ps(ratios + (t - ratio_lo));
+    const __m256 rho = _mm256_min_ps(_mm256_set1_ps(clip_rho), ratio);
+    const __m256 cc = _mm256_min_ps(_mm256_set1_ps(clip_c), ratio);
+    const __m256 rho_pg = _mm256_min_ps(_mm256_set1_ps(clip_pg_rho), ratio);
+    const __m256 td = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_maskz_mov_ps(live, g), v_after, r), v);
+    const __m256 gl = _mm256_maskz_mov_ps(live, _mm256_set1_ps(g_lambda));
+    return {{_mm512_mul_pd(_mm512_cvtps_pd(rho), _mm512_cvtps_pd(td)), _mm512_cvtps_pd(_mm256_mul_ps(gl, cc))},
+            r, v, v_after, rho_pg, live};
+  }
+  void Write8(size_t t, const Q& q, __m512d y, __m256 y_next, bool stream) const {
+    simd::Store8(vs + t, _mm256_add_ps(_mm512_cvtpd_ps(y), q.v), stream);
+    const __m256 boot = _mm256_maskz_mov_ps(q.live, _mm256_add_ps(y_next, q.v_after));
+    const __m256 adv = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_set1_ps(gamma), boot, q.r), q.v);
+    simd::Store8(pg_advantages + t, _mm256_mul_ps(q.rho_pg, adv), stream);
+  }
+};
+
+// The interior steps [0, t_hi) (t_hi = T - 8) with VtraceColumn in chunks of kColumnBlock steps
+// on the 8-step blocks of [0, T) (chunked ScanColumn8 calls give the same results as one), the
+// ratios of each chunk first. Returns the steps left (T mod 8).
+template <class Lean>
+size_t VtraceColumnChunks(Lean lean, size_t t_hi, double* y, bool stream) {
+  alignas(64) float ratio[kColumnBlock];
+  size_t hi = t_hi;
+  while (hi >= 8) {
+    const size_t lo = hi - std::min(kColumnBlock, hi / 8 * 8);
+    for (size_t t = lo; t < hi; t += 16) {
+      const __mmask16 m = hi - t >= 16 ? 0xffff : static_cast<__mmask16>((1u << (hi - t)) - 1);
+      _mm512_mask_storeu_ps(ratio + (t - lo), m, simd::ExpF16(_mm512_maskz_loadu_ps(m, lean.log_rhos + t)));
+    }
+    lean.ratios = ratio;
+    lean.ratio_lo = lo;
+    simd::ScanColumn8(lean, lo, hi, y, stream);  // all of [lo, hi): a multiple of 8 steps
+    hi = lo;
+  }
+  return hi;
+}
+
+// One-column batches through VtraceColumn where it applies; false where it does not.
+bool VtraceOneColumn(const VtraceProblem& p) {
+  if (p.N != 1 || p.T < 16 || p.truncated || p.next_values || p.gamma.values || p.lambda.values) return false;
+  const float g_lambda = p.gamma.scalar * p.lambda.scalar;
+  const VtraceScan k{p};
+  const bool stream = p.T * p.N >= simd::kStreamElements;
+  auto make = [&](auto term) {
+    return VtraceColumn<decltype(term)::value>{p.rewards, p.values, p.terminated, p.log_rhos, p.vs, p.pg_advantages,
+                                               p.gamma.scalar, g_lambda, p.clip_rho, p.clip_c, p.clip_pg_rho};
+  };
+  // As simd::ScanOneColumn: the block holding the batch end and the first T mod 8 steps by the
+  // general kernel.
+  double y = k.Boundary(0);
+  simd::ScanColumn8(k, p.T - 8, p.T, &y, stream);
+  const size_t rest = p.terminated ? VtraceColumnChunks(make(std::true_type{}), p.T - 8, &y, stream)
+                                   : VtraceColumnChunks(make(std::false_type{}), p.T - 8, &y, stream);
+  if (rest > 0) k.Column<true>(0, 0, rest, &y, nullptr);
+  return true;
+}
+
+#endif
 
 // A clip threshold: a finite number > 0.
 float ThresholdArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
@@ -292,7 +381,12 @@ Napi::Value VtraceBinding(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void VtraceCpu(const VtraceProblem& p) { ReverseScan(VtraceScan{p}, p.T, p.N); }
+void VtraceCpu(const VtraceProblem& p) {
+#if RLCORE_SCAN_SIMD
+  if (VtraceOneColumn(p)) return;
+#endif
+  ReverseScan(VtraceScan{p}, p.T, p.N);
+}
 
 RLCORE_EXPORT(vtrace, VtraceBinding);
 

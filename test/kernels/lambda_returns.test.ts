@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { discountedReturns, gae, lambdaReturns, lambdaReturnsAsync, RlcoreError, setNumThreads } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { lambdaReturnsRef } from '../reference/lambda_returns.js';
-import { bootstrapBatch, cudaPresent, expectClose, flagProbArb, rng, shapeArb } from '../helpers.js';
+import { bootstrapBatch, cudaPresent, expectClose, expectSameBits, flagProbArb, rng, shapeArb } from '../helpers.js';
 
 const batch = bootstrapBatch;
 
@@ -227,6 +227,76 @@ describe('lambdaReturns with scalar γ and λ', () => {
         expectClose(scalar.returns, lambdaReturnsRef({ T, N, ...b, gamma, lambda }), 1e-4, 1e-4);
       }),
       { numRuns: 60 },
+    );
+  });
+
+  // One-column batches with scalar γ, λ and no truncations take a lean interior loop
+  // (lambda_returns.cc, LambdaReturnsColumn): it must match the reference and be bit for bit the
+  // general path (forced here by an all-zero truncated array).
+  it('one-column lean path: matches the reference and the general path bit for bit', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 600 }), fc.constantFrom(1_048_576, 1_048_583)),
+        fc.integer(),
+        fc.constantFrom(0, 0.01, 0.5, 1),
+        fc.boolean(),
+        fc.boolean(),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.constantFrom(0, 1, 3),
+        (T, seed, pTerm, withTerm, withLast, gamma, lambda, offset) => {
+          const b = batch(T, 1, seed, pTerm, 0);
+          const terminated = withTerm ? b.terminated : undefined;
+          const lastValues = withLast ? b.lastValues : undefined;
+          const g = Math.fround(gamma), l = Math.fround(lambda);
+          const out = { returns: new Float32Array(T + offset).subarray(offset) };
+          const base = { shape: [T, 1] as [number, number], rewards: b.rewards, values: b.values, terminated, lastValues, gamma: g, lambda: l };
+          const got = lambdaReturns({ ...base, out });
+          const general = lambdaReturns({ ...base, truncated: new Uint8Array(T), finalValues: b.values });
+          expectSameBits(got.returns, general.returns);
+          const want = lambdaReturnsRef({ T, N: 1, rewards: b.rewards, values: b.values, terminated, lastValues, gamma: g, lambda: l });
+          expectClose(got.returns, want, 1e-5, 1e-4);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  // Scalar γ and λ take constant coefficients (Coefs16::Masked in simd_scan.h, the lean loops of
+  // lambda_returns.cc): bit for bit the per-step path given the same values, for lambdaReturns and gae.
+  it('scalar γ, λ give the same bits as per-step arrays of the same values (lambdaReturns, gae)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer({ min: 1, max: 150 }), fc.constantFrom(1, 2, 1023, 1024)),
+        fc.oneof(fc.constantFrom(1, 16, 17, 32, 48, 64, 600), fc.integer({ min: 1, max: 70 })),
+        fc.integer(),
+        flagProbArb,
+        flagProbArb,
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        (T, N, seed, pTerm, pTrunc, gamma, lambda, withTerm, withTrunc, withLast) => {
+          // Without truncations (the usual call), scalar γ, λ take the lean loops of lambda_returns.cc.
+          const full = batch(T, N, seed, pTerm, pTrunc);
+          const b = {
+            rewards: full.rewards,
+            values: full.values,
+            terminated: withTerm ? full.terminated : undefined,
+            truncated: withTrunc ? full.truncated : undefined,
+            finalValues: withTrunc ? full.finalValues : undefined,
+            lastValues: withLast ? full.lastValues : undefined,
+          };
+          const g = Math.fround(gamma), l = Math.fround(lambda);
+          const gs = new Float32Array(T).fill(g), ls = new Float32Array(T).fill(l);
+          expectSameBits(lambdaReturns({ shape: [T, N], ...b, gamma: g, lambda: l }).returns, lambdaReturns({ shape: [T, N], ...b, gamma: gs, lambda: ls }).returns);
+          const x = gae({ shape: [T, N], ...b, gamma: g, lambda: l }), y = gae({ shape: [T, N], ...b, gamma: gs, lambda: ls });
+          expectSameBits(x.advantages, y.advantages);
+          expectSameBits(x.returns, y.returns);
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { vtrace } from '../../src/index.js';
 import { vtraceRef } from '../reference/vtrace.js';
-import { vtraceBatch, expectClose, randomF32, rng } from '../helpers.js';
+import { expectClose, expectSameBits, randomF32, rng, vtraceBatch } from '../helpers.js';
 
 const batch = vtraceBatch;
 
@@ -79,5 +79,42 @@ describe('vtrace vectorised paths', () => {
       expectClose(got.vs, want.vs, 1e-5, 1e-4);
       expectClose(got.pgAdvantages, want.pgAdvantages, 1e-5, 1e-4);
     }
+  });
+
+  // One-column batches with scalar γ, λ and no truncations take a lean interior loop (vtrace.cc,
+  // VtraceColumn): it must match the reference and be bit for bit the general path (forced here
+  // by an all-zero truncated array), NaN and overflowing ratios included.
+  it('one-column lean path: matches the reference and the general path bit for bit', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 600 }), fc.constantFrom(1_048_576, 1_048_583)),
+        fc.integer(),
+        fc.constantFrom(0, 0.01, 0.5, 1),
+        fc.boolean(),
+        fc.boolean(),
+        fc.constantFrom(0, 1, 3),
+        fc.boolean(),
+        (T, seed, pTerm, withTerm, withLast, offset, edges) => {
+          const b = batch(T, 1, seed, pTerm, 0);
+          const logRhos = b.logRhos.slice();
+          if (edges) for (const [k, x] of [[0.3, NaN], [0.5, 1000], [0.6, 89], [0.7, -1000]] as const) logRhos[Math.floor(k * T)] = x;
+          const terminated = withTerm ? b.terminated : undefined;
+          const lastValues = withLast ? b.lastValues : undefined;
+          const th = { clipRhoThreshold: Math.fround(1.3), clipCThreshold: Math.fround(0.9), clipPgRhoThreshold: Math.fround(2) };
+          const out = { vs: outView(T, offset), pgAdvantages: outView(T, offset) };
+          const base = { shape: [T, 1] as [number, number], rewards: b.rewards, values: b.values, logRhos, terminated, lastValues, gamma: 0.97, lambda: 0.9, ...th };
+          const got = vtrace({ ...base, out });
+          const general = vtrace({ ...base, truncated: new Uint8Array(T), finalValues: b.values });
+          expectSameBits(got.vs, general.vs);
+          expectSameBits(got.pgAdvantages, general.pgAdvantages);
+          if (!edges) {
+            const want = vtraceRef({ T, N: 1, rewards: b.rewards, values: b.values, logRhos, terminated, lastValues, gamma: Math.fround(0.97), lambda: Math.fround(0.9), clipRho: th.clipRhoThreshold, clipC: th.clipCThreshold, clipPgRho: th.clipPgRhoThreshold });
+            expectClose(got.vs, want.vs, 1e-5, 1e-4);
+            expectClose(got.pgAdvantages, want.pgAdvantages, 1e-5, 1e-4);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });
