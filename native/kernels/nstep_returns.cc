@@ -204,6 +204,20 @@ inline StepRows StepRowsAt(const NstepReturnsProblem& p, size_t s, size_t n0, si
   return {p.rewards + i, next, fin, p.terminated ? p.terminated + i : nullptr, p.truncated ? p.truncated + i : nullptr, g};
 }
 
+// Columns [j, j + 16) of a row (absent: zeros / no flags); the two 8-lane halves of a mask.
+inline __m512 Load16(const float* p, size_t j) { return p ? _mm512_loadu_ps(p + j) : _mm512_setzero_ps(); }
+inline __mmask16 Flags16(const uint8_t* p, size_t j) { return p ? simd::Set16(p + j) : 0; }
+inline __mmask8 Half(__mmask16 m, int h) { return static_cast<__mmask8>(h ? m >> 8 : m); }
+// Hint: the inputs of `row` at columns [j, j + 16) are needed soon.
+inline void Prefetch(const StepRows& row, size_t j) {
+  simd::Prefetch16F(row.r + j);
+  if (row.next) simd::Prefetch16F(row.next + j);
+  if (row.fin != row.next) simd::Prefetch16F(row.fin + j);
+  if (row.term) simd::Prefetch16B(row.term + j);
+  if (row.trunc) simd::Prefetch16B(row.trunc + j);
+  simd::Prefetch16F(row.g + j);
+}
+
 
 class NstepRows16 {
  public:
@@ -247,8 +261,6 @@ class NstepRows16 {
 
   using Row = StepRows;
   Row RowAt(size_t s, float* gbuf) const { return StepRowsAt(p_, s, n0_, w_, gbuf); }
-  static __m512 Load16(const float* p, size_t j) { return p ? _mm512_loadu_ps(p + j) : _mm512_setzero_ps(); }
-  static __mmask16 Flags16(const uint8_t* p, size_t j) { return p ? simd::Set16(p + j) : 0; }
 
   // h_s of columns [n0_ + j, n0_ + j + 16), as MapOf.
   static Map16 MapAt(const Row& row, size_t j) {
@@ -266,17 +278,7 @@ class NstepRows16 {
     m.a[1] = _mm512_mask3_fmadd_pd(m.c[1], m.boot[1], r1, Half(keep, 1));
     return m;
   }
-  static __mmask8 Half(__mmask16 m, int h) { return static_cast<__mmask8>(h ? m >> 8 : m); }
 
-  // Hint: the inputs of `row` at columns [n0_ + j, n0_ + j + 16) are needed soon.
-  static void Prefetch(const Row& row, size_t j) {
-    simd::Prefetch16F(row.r + j);
-    if (row.next) simd::Prefetch16F(row.next + j);
-    if (row.fin != row.next) simd::Prefetch16F(row.fin + j);
-    if (row.term) simd::Prefetch16B(row.term + j);
-    if (row.trunc) simd::Prefetch16B(row.trunc + j);
-    simd::Prefetch16F(row.g + j);
-  }
 
   // Forward pass over block b: q_cur_[k][j] = (h_B ∘ … ∘ h_{B+k})(v'_{B+k}); with `prefetch`, each
   // row prefetches the next.
@@ -520,17 +522,6 @@ class NstepDirect16 {
     bool ahead, keep;
     float* out;
   };
-  static __m512 Load16(const float* p, size_t j) { return p ? _mm512_loadu_ps(p + j) : _mm512_setzero_ps(); }
-  static __mmask16 Flags16(const uint8_t* p, size_t j) { return p ? simd::Set16(p + j) : 0; }
-  static __mmask8 Half(__mmask16 m, int h) { return static_cast<__mmask8>(h ? m >> 8 : m); }
-  static void Prefetch(const Row& row, size_t j) {
-    simd::Prefetch16F(row.r + j);
-    if (row.next) simd::Prefetch16F(row.next + j);
-    if (row.fin != row.next) simd::Prefetch16F(row.fin + j);
-    if (row.term) simd::Prefetch16B(row.term + j);
-    if (row.trunc) simd::Prefetch16B(row.trunc + j);
-    simd::Prefetch16F(row.g + j);
-  }
 
   const NstepReturnsProblem& p_;
   size_t n0_, w_, n_;
