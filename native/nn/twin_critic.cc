@@ -102,8 +102,20 @@ Twin TwinArgs(const Napi::CallbackInfo& info, size_t i0, size_t i1, size_t ix, c
 }
 
 
-void Fail(Napi::Env env, const char* kernel, TwinCriticStatus s) {
-  if (s != TwinCriticStatus::kOk) ThrowError(env, "ERR_NATIVE", std::string(kernel) + ": a network pass failed (out of memory?)");
+// Holds both networks, prepares their buffers for batch B (training passes also drop the inference
+// caches) and runs `pass`; a failed pass is an ERR_NATIVE error.
+template <class Pass>
+void RunTwin(Napi::Env env, const char* kernel, Twin& t, bool train, Pass&& pass) {
+  TwinCriticProblem& p = t.p;
+  Acquire(env, t.h[0], kernel);
+  BusyGuard g0{t.h[0]};
+  Acquire(env, t.h[1], kernel);
+  BusyGuard g1{t.h[1]};
+  Prepare(env, kernel, p.B, [&] {
+    for (Mlp* net : p.net) train ? net->PrepareTrain(p.B) : net->PrepareInfer(p.B);
+  });
+  if (train) p.net[0]->InvalidateCache(), p.net[1]->InvalidateCache();
+  if (pass(p) != TwinCriticStatus::kOk) ThrowError(env, "ERR_NATIVE", std::string(kernel) + ": a network pass failed (out of memory?)");
 }
 
 // nnTwinForward(q1, q1Params, q2, q2Params, x [B, I], out1 [B], out2 [B])
@@ -120,15 +132,7 @@ Napi::Value ForwardBinding(const Napi::CallbackInfo& info) {
                         {"q1Params", p.params[0], p.net[0]->NumParams() * 4},
                         {"q2Params", p.params[1], p.net[1]->NumParams() * 4}};
   CheckRegions(env, kKernel, outs, ins);
-  Acquire(env, t.h[0], kKernel);
-  BusyGuard g0{t.h[0]};
-  Acquire(env, t.h[1], kKernel);
-  BusyGuard g1{t.h[1]};
-  Prepare(env, kKernel, p.B, [&] {
-    p.net[0]->PrepareInfer(p.B);
-    p.net[1]->PrepareInfer(p.B);
-  });
-  Fail(env, kKernel, TwinForwardCpu(p));
+  RunTwin(env, kKernel, t, false, TwinForwardCpu);
   return env.Undefined();
 }
 
@@ -174,17 +178,7 @@ Napi::Value TrainBinding(const Napi::CallbackInfo& info) {
                          {"q2Grads", p.opt[1].grads, n1}, {"q2M", p.opt[1].m, n1},        {"q2V", p.opt[1].v, n1}};
   const Region ins[] = {{"x", p.x, B * p.I * 4}, {"y", p.y, B * 4}};
   CheckRegions(env, kKernel, outs, ins);
-  Acquire(env, t.h[0], kKernel);
-  BusyGuard g0{t.h[0]};
-  Acquire(env, t.h[1], kKernel);
-  BusyGuard g1{t.h[1]};
-  Prepare(env, kKernel, B, [&] {
-    p.net[0]->PrepareTrain(B);
-    p.net[1]->PrepareTrain(B);
-  });
-  p.net[0]->InvalidateCache();
-  p.net[1]->InvalidateCache();
-  Fail(env, kKernel, TwinTrainCpu(p));
+  RunTwin(env, kKernel, t, true, TwinTrainCpu);
   return env.Undefined();
 }
 
@@ -209,17 +203,7 @@ Napi::Value InputGradBinding(const Napi::CallbackInfo& info) {
                         {"q1Params", p.params[0], p.net[0]->NumParams() * 4},
                         {"q2Params", p.params[1], p.net[1]->NumParams() * 4}};
   CheckRegions(env, kKernel, outs, ins);
-  Acquire(env, t.h[0], kKernel);
-  BusyGuard g0{t.h[0]};
-  Acquire(env, t.h[1], kKernel);
-  BusyGuard g1{t.h[1]};
-  Prepare(env, kKernel, B, [&] {
-    p.net[0]->PrepareTrain(B);
-    p.net[1]->PrepareTrain(B);
-  });
-  p.net[0]->InvalidateCache();
-  p.net[1]->InvalidateCache();
-  Fail(env, kKernel, TwinInputGradCpu(p));
+  RunTwin(env, kKernel, t, true, TwinInputGradCpu);
   return env.Undefined();
 }
 
