@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "../native/core/rng.h"
+#include "../native/llm/cov_select.h"
 #include "backend.h"
 #include "bench.cuh"
 #include "common.cuh"
@@ -200,33 +201,9 @@ size_t SelectCov(PolicyLossKind kind, size_t n, double N, double cov_ratio, uint
     std::vector<size_t> cand;
     for (size_t i = 0; i < n; ++i)
       if (candidate[i]) cand.push_back(i);
-    const size_t take = std::min(k, cand.size());
-    RandomStream rs(seed, 0);
-    for (size_t i = 0; i < take; ++i) {
-      const size_t j = i + rs.Below(static_cast<uint32_t>(cand.size() - i));
-      std::swap(cand[i], cand[j]);
-      sel[cand[i]] = 1;
-    }
-    return take;
+    return PickRandomCandidates(cand, k, seed, sel.data());
   }
-  using Item = std::pair<double, size_t>;
-  auto better = [](const Item& a, const Item& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-  std::vector<Item> heap;
-  heap.reserve(k);
-  for (size_t i = 0; i < n; ++i) {
-    if (mask && !mask[i]) continue;
-    const Item it{key[i], i};
-    if (heap.size() < k) {
-      heap.push_back(it);
-      std::push_heap(heap.begin(), heap.end(), better);
-    } else if (better(it, heap.front())) {
-      std::pop_heap(heap.begin(), heap.end(), better);
-      heap.back() = it;
-      std::push_heap(heap.begin(), heap.end(), better);
-    }
-  }
-  for (const Item& it : heap) sel[it.second] = 1;
-  return heap.size();
+  return PickLargest(n, k, mask, [key](size_t i) { return key[i]; }, sel.data());
 }
 
 /// Host: the 16 statistics from the totals of pass 1 (N, S) and of the main pass.

@@ -38,6 +38,7 @@
 #include "../core/thread_pool.h"
 #include "../dist/args.h"
 #include "../dist/fastmath.h"
+#include "cov_select.h"
 #include "llm.h"
 
 namespace rlcore {
@@ -132,35 +133,10 @@ size_t CovSelect(const PolicyLossProblem& p, double N, double mean_a, double mea
     for (const auto& f : found) total += f.size();
     cand.reserve(total);
     for (const auto& f : found) cand.insert(cand.end(), f.begin(), f.end());
-    const size_t take = std::min(k, cand.size());
-    RandomStream rs(p.seed, 0);
-    for (size_t i = 0; i < take; ++i) {  // partial Fisher–Yates on a seeded Philox stream
-      const size_t j = i + rs.Below(static_cast<uint32_t>(cand.size() - i));
-      std::swap(cand[i], cand[j]);
-      sel[cand[i]] = 1;
-    }
-    return take;
+    return PickRandomCandidates(cand, k, p.seed, sel.data());
   }
-  // KL-Cov: the k largest covariances (ties: lower index first), by one scan with a min-heap of
-  // the best k: O(N log k), and most tokens are rejected by one comparison with the heap's top.
-  using Item = std::pair<double, size_t>;
-  auto better = [](const Item& a, const Item& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-  std::vector<Item> heap;
-  heap.reserve(k);
-  for (size_t i = 0; i < B * T; ++i) {
-    if (p.mask && !p.mask[i]) continue;
-    const Item it{cov(i), i};
-    if (heap.size() < k) {
-      heap.push_back(it);
-      std::push_heap(heap.begin(), heap.end(), better);
-    } else if (better(it, heap.front())) {
-      std::pop_heap(heap.begin(), heap.end(), better);
-      heap.back() = it;
-      std::push_heap(heap.begin(), heap.end(), better);
-    }
-  }
-  for (const Item& it : heap) sel[it.second] = 1;
-  return heap.size();
+  // KL-Cov: the k largest covariances.
+  return PickLargest(B * T, k, p.mask, cov, sel.data());
 }
 
 // Per-block partial sums.
