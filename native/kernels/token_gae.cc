@@ -12,6 +12,7 @@
 #include "token_gae.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -96,12 +97,14 @@ struct MaskedOp {
 };
 
 #if RLCORE_SCAN_SIMD
-// PlainOp's scan, 16 tokens per step: δ for 16 tokens in float32 (the inputs are float32, as in
-// gae's vector path), then two blocks of 8 in float64. With c = γλ constant along a sequence, the
-// partial sums x_i = Σ_{k<8-i} c^k δ_{i+k} of a block come from three shifted fmas (Hillis &
-// Steele 1986 doubling), then y_i = x_i + c^{8-i} y_{block end}. The chain from block to block is
-// one scalar fma on lane 0 (y_0 = x_0 + c^8 y_end); the broadcasts for the other lanes hang off it.
-// Returns are A + V in float32, as gae's.
+// PlainOp's scan, 16 tokens per step. With c = γλ constant along a sequence, a block of 16
+// tokens [b, b + 16) is
+//   y_{b+i} = x_i + c^{16-i} y_{b+16},   x_i = Σ_{k<16-i} c^k δ_{b+i+k},
+// where the block sums x come from four shifted fmas in float32 (Hillis & Steele 1986
+// doubling; δ is formed in float32 from the float32 inputs, as in gae's vector path), and the
+// chain from block to block is carried in float64: y_b = x_0 + c^16 y_{b+16}, one scalar fma
+// per 16 tokens. Only sums of at most 16 terms are float32; the running value along the
+// sequence, however long, is float64. Returns are A + V in float32, as gae's.
 // Out of cache (kStream), the inputs are prefetched this many tokens ahead of the (descending)
 // scan, and the outputs are staged in L1 in chunks of kStageTokens and streamed out in ascending
 // order: streaming stores issued in descending order, 16 bytes at a time (V8's large arrays start
@@ -115,85 +118,115 @@ void StreamOut(float* dst, const float* stage, size_t n) {
   for (size_t k = 0; k < n; k += 16) simd::Store16(dst + k, _mm512_load_ps(stage + k), true);
 }
 
-// The powers of c = γλ every sequence of a call shares (computed once per call, not per sequence).
+// The powers of c = γλ every sequence of a call shares (computed once per call, in float64,
+// then rounded).
 struct ScanPowers {
-  __m512d c1, c2, c4, tail;  // c, c^2, c^4 in every lane; lane i of tail: c^(8-i)
-  double c8;
+  __m512 c1, c2, c4, c8;  // c, c^2, c^4, c^8 in every lane
+  __m512 tail;            // lane i: c^(16-i)
+  __m128d c16;            // c^16, float64
   explicit ScanPowers(double c) {
-    alignas(64) double powers[8];
-    powers[7] = c;
-    for (size_t i = 7; i-- > 0;) powers[i] = powers[i + 1] * c;
-    c1 = _mm512_set1_pd(c);
-    c2 = _mm512_set1_pd(c * c);
-    c4 = _mm512_set1_pd(c * c * c * c);
-    tail = _mm512_load_pd(powers);
-    c8 = powers[0];
+    double power[17];
+    power[0] = 1.0;
+    for (size_t i = 1; i <= 16; ++i) power[i] = power[i - 1] * c;
+    alignas(64) float tail_lanes[16];
+    for (size_t i = 0; i < 16; ++i) tail_lanes[i] = static_cast<float>(power[16 - i]);
+    c1 = _mm512_set1_ps(static_cast<float>(power[1]));
+    c2 = _mm512_set1_ps(static_cast<float>(power[2]));
+    c4 = _mm512_set1_ps(static_cast<float>(power[4]));
+    c8 = _mm512_set1_ps(static_cast<float>(power[8]));
+    tail = _mm512_load_ps(tail_lanes);
+    c16 = _mm_set_sd(power[16]);
   }
 };
 
-// x_i = Σ_{k<8-i} c^k a_{i+k} of one block of 8 (see above).
-inline __m512d BlockSums(__m512d x, const ScanPowers& k) {
-  const __m512i up1 = _mm512_set_epi64(0, 7, 6, 5, 4, 3, 2, 1), up2 = _mm512_set_epi64(0, 0, 7, 6, 5, 4, 3, 2);
-  const __m512i up4 = _mm512_set_epi64(0, 0, 0, 0, 7, 6, 5, 4);
-  x = _mm512_fmadd_pd(k.c1, _mm512_maskz_permutexvar_pd(0x7f, up1, x), x);
-  x = _mm512_fmadd_pd(k.c2, _mm512_maskz_permutexvar_pd(0x3f, up2, x), x);
-  return _mm512_fmadd_pd(k.c4, _mm512_maskz_permutexvar_pd(0x0f, up4, x), x);
+// Lane i of the result: x_{i+s}, or 0 past the last lane.
+template <int s>
+inline __m512 ShiftDown(__m512 x) {
+  return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_setzero_si512(), _mm512_castps_si512(x), s));
 }
 
-// y of one block from its partial sums x and y after the block (`carry`, lane 0); `carry`
-// receives y_0 in lane 0. Lane 0 of the vector fma is the same fma as the scalar one.
-inline __m512d BlockScan(__m512d x, __m128d& carry, const ScanPowers& k) {
-  const __m512d y = _mm512_fmadd_pd(k.tail, _mm512_broadcastsd_pd(carry), x);
-  carry = _mm_fmadd_sd(_mm_set_sd(k.c8), carry, _mm512_castpd512_pd128(x));
-  return y;
+// x_i = Σ_{k<16-i} c^k d_{i+k} of one block of 16 (see above).
+inline __m512 BlockSums(__m512 x, const ScanPowers& k) {
+  x = _mm512_fmadd_ps(k.c1, ShiftDown<1>(x), x);
+  x = _mm512_fmadd_ps(k.c2, ShiftDown<2>(x), x);
+  x = _mm512_fmadd_ps(k.c4, ShiftDown<4>(x), x);
+  return _mm512_fmadd_ps(k.c8, ShiftDown<8>(x), x);
 }
 
-template <bool kStream>
-void PlainScan16(const PlainOp& op, const ScanPowers& k) {
-  const size_t len = op.len, head = len % 16;
-  // The last len % 16 tokens one by one, then whole blocks from the end.
+// The last len % 16 tokens of op's sequence, one by one in float64; returns y before them.
+inline __m128d PlainHead(const PlainOp& op) {
   double y = 0.0;
-  for (size_t i = len; i-- > len - head;) {
+  for (size_t i = op.len; i-- > op.len - op.len % 16;) {
     double a, cc;
     op.Coef(i, &a, &cc);
     y = a + cc * y;
     op.Put(i, y);
   }
-  __m128d carry = _mm_set_sd(y);
-  const __m512 g = _mm512_set1_ps(static_cast<float>(op.g)), R = _mm512_set1_ps(static_cast<float>(op.R));
-  alignas(64) float stage_adv[kStream ? kStageTokens : 1], stage_ret[kStream ? kStageTokens : 1];
-  // Chunks [lo, hi) from the end: staged ones start at multiples of kStageTokens; unstaged, one
-  // chunk written in place.
-  for (size_t hi = len - head; hi > 0;) {
-    const size_t lo = kStream ? (hi - 1) / kStageTokens * kStageTokens : 0;
-    float* adv = kStream ? stage_adv : op.adv + lo;
-    float* ret = kStream ? stage_ret : op.ret + lo;  // unused when op.ret is null
+  return _mm_set_sd(y);
+}
+
+// Block [b, b + 16) of op's sequence, given y after it in `carry` (float64, lane 0), which
+// receives y_b. A goes to adv[0, 16) and G = A + V to ret[0, 16) (when op.ret is set).
+inline void PlainBlock(const PlainOp& op, const ScanPowers& k, size_t b, __m128d& carry, float* adv, float* ret) {
+  const __m512 v = _mm512_loadu_ps(op.v + b);
+  // δ = r + γ V_next - V; after the last token of the sequence, V_next = 0 and R is added.
+  const bool last = b + 16 == op.len;
+  const __m512 g = _mm512_set1_ps(static_cast<float>(op.g));
+  const __m512 v_next = _mm512_maskz_loadu_ps(last ? 0x7fff : 0xffff, op.v + b + 1);
+  __m512 d = op.r ? _mm512_sub_ps(_mm512_fmadd_ps(g, v_next, _mm512_loadu_ps(op.r + b)), v)
+                  : _mm512_fmsub_ps(g, v_next, v);
+  if (last) d = _mm512_mask_add_ps(d, 0x8000, d, _mm512_set1_ps(static_cast<float>(op.R)));
+  const __m512 x = BlockSums(d, k);
+  const __m512 a16 = _mm512_fmadd_ps(k.tail, _mm512_broadcastss_ps(_mm_cvtsd_ss(_mm_setzero_ps(), carry)), x);
+  carry = _mm_fmadd_sd(k.c16, carry, _mm_cvtss_sd(_mm_setzero_pd(), _mm512_castps512_ps128(x)));
+  _mm512_storeu_ps(adv, a16);
+  if (op.ret) _mm512_storeu_ps(ret, _mm512_add_ps(a16, v));
+}
+
+// One sequence in cache: whole blocks from the end, written in place.
+void PlainScan16(const PlainOp& op, const ScanPowers& k) {
+  __m128d carry = PlainHead(op);
+  for (size_t b = op.len - op.len % 16; b > 0;) {
+    b -= 16;
+    PlainBlock(op, k, b, carry, op.adv + b, op.ret ? op.ret + b : nullptr);
+  }
+}
+
+// Two sequences in cache, their blocks interleaved from the ends: two independent float64
+// carry chains in flight instead of one (a lone sequence's chain and block sums leave the
+// vector units idle part of the time).
+void PlainScanPair(const PlainOp& p, const PlainOp& q, const ScanPowers& k) {
+  __m128d carry_p = PlainHead(p), carry_q = PlainHead(q);
+  size_t bp = p.len - p.len % 16, bq = q.len - q.len % 16;
+  for (; bp > 0 && bq > 0;) {
+    bp -= 16, bq -= 16;
+    PlainBlock(p, k, bp, carry_p, p.adv + bp, p.ret ? p.ret + bp : nullptr);
+    PlainBlock(q, k, bq, carry_q, q.adv + bq, q.ret ? q.ret + bq : nullptr);
+  }
+  for (; bp > 0;) bp -= 16, PlainBlock(p, k, bp, carry_p, p.adv + bp, p.ret ? p.ret + bp : nullptr);
+  for (; bq > 0;) bq -= 16, PlainBlock(q, k, bq, carry_q, q.adv + bq, q.ret ? q.ret + bq : nullptr);
+}
+
+// One sequence out of cache: inputs prefetched, outputs staged and streamed (see above).
+void PlainScanStream(const PlainOp& op, const ScanPowers& k) {
+  __m128d carry = PlainHead(op);
+  alignas(64) float stage_adv[kStageTokens], stage_ret[kStageTokens];
+  // Chunks [lo, hi) from the end, starting at multiples of kStageTokens.
+  for (size_t hi = op.len - op.len % 16; hi > 0;) {
+    const size_t lo = (hi - 1) / kStageTokens * kStageTokens;
     for (size_t b = hi; b > lo;) {
       b -= 16;
-      if (kStream && b >= kPrefetchTokens) {  // one hint per 64 bytes of each input
+      if (b >= kPrefetchTokens) {  // one hint per 64 bytes of each input
         _mm_prefetch(reinterpret_cast<const char*>(op.v + b - kPrefetchTokens), _MM_HINT_T0);
         if (op.r) _mm_prefetch(reinterpret_cast<const char*>(op.r + b - kPrefetchTokens), _MM_HINT_T0);
       }
-      const __m512 v = _mm512_loadu_ps(op.v + b);
-      // γ V of the next token; after the last token of the sequence, R instead.
-      const __mmask16 inside = b + 16 < len ? 0xffff : 0x7fff;
-      const __m512 next = _mm512_mask_mul_ps(R, inside, g, _mm512_maskz_loadu_ps(inside, op.v + b + 1));
-      __m512 d = _mm512_sub_ps(next, v);
-      if (op.r) d = _mm512_add_ps(d, _mm512_loadu_ps(op.r + b));
-      const __m512d x_hi = BlockSums(simd::HighHalf(d), k), x_lo = BlockSums(simd::LowHalf(d), k);
-      const __m512d y_hi = BlockScan(x_hi, carry, k);
-      const __m512d y_lo = BlockScan(x_lo, carry, k);
-      const __m512 a16 = simd::Narrow(y_lo, y_hi);
-      _mm512_storeu_ps(adv + (b - lo), a16);
-      if (op.ret) _mm512_storeu_ps(ret + (b - lo), _mm512_add_ps(a16, v));
+      PlainBlock(op, k, b, carry, stage_adv + (b - lo), stage_ret + (b - lo));
     }
-    if constexpr (kStream) {
-      StreamOut(op.adv + lo, stage_adv, hi - lo);
-      if (op.ret) StreamOut(op.ret + lo, stage_ret, hi - lo);
-    }
+    StreamOut(op.adv + lo, stage_adv, hi - lo);
+    if (op.ret) StreamOut(op.ret + lo, stage_ret, hi - lo);
     hi = lo;
   }
-  simd::Fence(kStream);
+  simd::Fence(true);
 }
 #endif
 
@@ -242,29 +275,61 @@ struct SequenceContext {
 #endif
 };
 
+// Sequence b (tokens [s, s + len)) without a mask.
+PlainOp MakePlainOp(const TokenGaeProblem& p, size_t b, size_t s, size_t len) {
+  return PlainOp{p.rewards ? p.rewards + s : nullptr, p.values + s, p.advantages + s, p.returns ? p.returns + s : nullptr,
+                 len, p.terminal_rewards ? p.terminal_rewards[b] : 0.0, p.gamma, static_cast<double>(p.gamma) * p.lambda};
+}
+
 // Scans sequence b, whose tokens are [s, s + len): over the pool when `parallel`, else on the
 // calling thread.
 void RunSequence(const SequenceContext& ctx, size_t b, size_t s, size_t len, bool parallel) {
   const TokenGaeProblem& p = ctx.p;
   if (len == 0) return;
-  const double g = p.gamma, gl = static_cast<double>(p.gamma) * p.lambda;
-  const double R = p.terminal_rewards ? p.terminal_rewards[b] : 0.0;
-  const float* r = p.rewards ? p.rewards + s : nullptr;
-  float* ret = p.returns ? p.returns + s : nullptr;
   if (p.mask) {
+    const double g = p.gamma, gl = static_cast<double>(p.gamma) * p.lambda;
+    const double R = p.terminal_rewards ? p.terminal_rewards[b] : 0.0;
+    const float* r = p.rewards ? p.rewards + s : nullptr;
+    float* ret = p.returns ? p.returns + s : nullptr;
     ScanSequence(NextValueOp{p.values + s, p.mask + s, p.advantages + s, len, R, g}, len, parallel);
     ScanSequence(MaskedOp{r, p.values + s, p.mask + s, p.advantages + s, ret, gl}, len, parallel);
   } else {
-    const PlainOp op{r, p.values + s, p.advantages + s, ret, len, R, g, gl};
+    const PlainOp op = MakePlainOp(p, b, s, len);
 #if RLCORE_SCAN_SIMD
     // One pass at memory speed on one thread beats the two-pass split over the pool.
-    if (p.total >= simd::kStreamElements) PlainScan16<true>(op, ctx.powers);
-    else PlainScan16<false>(op, ctx.powers);
+    if (p.total >= simd::kStreamElements) PlainScanStream(op, ctx.powers);
+    else PlainScan16(op, ctx.powers);
     (void)parallel;
 #else
     ScanSequence(op, len, parallel);
 #endif
   }
+}
+
+// The sequences in [b0, b1) shorter than `max_len`, on the calling thread. In cache and without
+// a mask, two at a time (PlainScanPair).
+void RunSequences(const SequenceContext& ctx, const size_t* starts, size_t b0, size_t b1, size_t max_len) {
+  const TokenGaeProblem& p = ctx.p;
+  auto len = [&](size_t b) { return starts[b + 1] - starts[b]; };
+#if RLCORE_SCAN_SIMD
+  if (!p.mask && p.total < simd::kStreamElements) {
+    size_t pending = b1;  // a sequence waiting for a partner
+    for (size_t b = b0; b < b1; ++b) {
+      if (len(b) == 0 || len(b) >= max_len) continue;
+      if (pending == b1) {
+        pending = b;
+        continue;
+      }
+      PlainScanPair(MakePlainOp(p, pending, starts[pending], len(pending)), MakePlainOp(p, b, starts[b], len(b)),
+                    ctx.powers);
+      pending = b1;
+    }
+    if (pending != b1) PlainScan16(MakePlainOp(p, pending, starts[pending], len(pending)), ctx.powers);
+    return;
+  }
+#endif
+  for (size_t b = b0; b < b1; ++b)
+    if (len(b) < max_len) RunSequence(ctx, b, starts[b], len(b), false);
 }
 
 // tokenGae(lengths?, offsets?, B?, L?, mask?, rewards?, terminalRewards?, values, gamma, lambda,
@@ -397,9 +462,10 @@ void TokenGaeCpu(const TokenGaeProblem& p) {
   auto run_part = [&](size_t q) {
     const size_t lo = p.total * q / P, hi = p.total * (q + 1) / P;
     const size_t first = std::lower_bound(starts, starts + p.B, lo) - starts;
-    for (size_t b = first; b < p.B && (starts[b] < hi || (q + 1 == P && starts[b] == hi)); ++b) {
-      if (!threaded || len(b) < kLongSequence) RunSequence(ctx, b, starts[b], len(b), false);
-    }
+    size_t last = first;  // sequences [first, last) start in this part
+    while (last < p.B && (starts[last] < hi || (q + 1 == P && starts[last] == hi))) ++last;
+    // Threaded, long sequences are split over the pool below.
+    RunSequences(ctx, starts, first, last, threaded ? kLongSequence : SIZE_MAX);
   };
   if (P == 1) run_part(0);
   else ParallelFor(P, 1, [&](size_t q0, size_t q1) { for (size_t q = q0; q < q1; ++q) run_part(q); });

@@ -121,9 +121,10 @@ function prepare(o: TokenGaeOptions): { args: unknown[]; result: TokenGaeResult 
  * `[T, 1]` with `terminated` set at the last token. Offsets and lengths are checked (negative,
  * decreasing, or not matching the buffer: RlcoreError) before anything is written. Many short
  * sequences run in parallel; where AVX-512 is compiled in, unmasked sequences are scanned 16
- * tokens per step in registers (δ_t and G_t = A_t + V_t rounded in float32, as {@link gae}'s
- * vector path does), so one long sequence (10^6 tokens, say) runs at memory speed on one thread;
- * otherwise long sequences are split over time across threads. Accumulates in float64. Offsets
+ * tokens per step in registers (δ_t, the sums within a block of 16 tokens and G_t = A_t + V_t
+ * rounded in float32; the value carried from block to block along the sequence in float64), so
+ * one long sequence (10^6 tokens, say) runs at memory speed on one thread; otherwise long
+ * sequences are split over time across threads and accumulate in float64. Offsets
  * are int32, so a packed batch holds at most 2^31 - 1 tokens.
  *
  * @example
