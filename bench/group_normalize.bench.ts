@@ -11,18 +11,32 @@ function tsGroupNormalize(r: Float32Array, ids: Int32Array, numGroups: number, a
   for (let i = 0; i < r.length; i++) adv[i] = (r[i] - sum[ids[i]]) * ss[ids[i]];
 }
 
+/** Non-decreasing ids: groups of random sizes 1..15 (mean 8) in order, the last one cut at B. */
+function sortedIds(B: number): { ids: Int32Array; numGroups: number } {
+  const ids = new Int32Array(B);
+  let g = 0;
+  for (let i = 0; i < B; g++) {
+    const end = Math.min(B, i + 1 + Math.floor(Math.random() * 15));
+    ids.fill(g, i, end);
+    i = end;
+  }
+  return { ids, numGroups: g };
+}
+
 export default function bench(): BenchRow[] {
   const rows: BenchRow[] = [];
   const G = 8;
-  for (const [B, scattered] of [[8192, false], [8 << 20, false], [8 << 20, true]] as const) {
-    const numGroups = B / G;
+  for (const [B, idKind] of [[8192, ''], [8 << 20, ''], [8 << 20, 'shuffled'], [8 << 20, 'sorted']] as const) {
     const r = new Float32Array(B).map(() => (Math.random() < 0.5 ? 1 : 0));
-    const ids = scattered ? Int32Array.from({ length: B }, () => Math.floor(Math.random() * numGroups)) : Int32Array.from({ length: B }, (_, i) => Math.floor(i / G));
+    let numGroups = B / G, ids: Int32Array;
+    if (idKind === 'sorted') ({ ids, numGroups } = sortedIds(B));
+    else if (idKind === 'shuffled') ids = Int32Array.from({ length: B }, () => Math.floor(Math.random() * numGroups));
+    else ids = Int32Array.from({ length: B }, (_, i) => Math.floor(i / G));
     const out = { advantages: new Float32Array(B), zeroGroups: new Uint8Array(numGroups) };
-    const bytes = B * 8 + (scattered ? B * 4 : 0) + numGroups; // read r (and ids), write adv, zero flags
-    const size = `B=${B} G=${G}${scattered ? ' ids' : ''}`;
+    const bytes = B * 8 + (idKind ? B * 4 : 0) + numGroups; // read r (and ids), write adv, zero flags
+    const size = idKind === 'sorted' ? `B=${B} G~${G} ids sorted` : `B=${B} G=${G}${idKind ? ' ids ' + idKind : ''}`;
     const native = timeIt(() =>
-      scattered ? groupNormalize({ rewards: r, groupIds: ids, numGroups, out, device: 'cpu' }) : groupNormalize({ rewards: r, groupSize: G, out, device: 'cpu' }),
+      idKind ? groupNormalize({ rewards: r, groupIds: ids, numGroups, out, device: 'cpu' }) : groupNormalize({ rewards: r, groupSize: G, out, device: 'cpu' }),
     );
     rows.push({ kernel: 'groupNormalize', size, impl: 'native cpu', elements: B, bytes, seconds: native });
     const ts = timeIt(() => tsGroupNormalize(r, ids, numGroups, out.advantages, 1e-6));

@@ -22,6 +22,13 @@
 #include "../../cuda/backend.h"
 #include "moments.h"
 
+#if RLCORE_SCAN_SIMD
+// GCC 12 bug 105593 (see simd_scan.h) again: with RunsSimd's masked steps inlined it also calls
+// the _mm512_undefined_* operands of its own intrinsics "used uninitialized", attributed to its
+// headers, so only a file-wide pragma silences it.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace rlcore {
 namespace {
 
@@ -65,30 +72,29 @@ inline double GroupSquares(const float* x, size_t n, double mean) {
   return (s0 + s1) + (s2 + s3);
 }
 
-// Groups [g0, g1) of G contiguous rewards, one at a time: two-pass float64 moments per group
-// (mean, then squared deviations), written straight out.
-size_t ContiguousGroups(const GroupNormalizeProblem& p, double batch_std, size_t g0, size_t g1) {
-  const size_t G = p.group_size;
-  const double count = static_cast<double>(G);
-  size_t zero = 0;
-  {
-    for (size_t g = g0; g < g1; ++g) {
-      const float* r = p.rewards + g * G;
-      const double mean = GroupSum(r, G) / count;
-      const double m2 = GroupSquares(r, G, mean);
-      bool same = r[0] == r[0];  // all equal to the first reward (a NaN never is), as the reference
-      for (size_t i = 1; i < G; ++i) same &= r[i] == r[0];
-      const GroupStats st{count, mean, m2};
-      const double scale = Scale(p, st, batch_std);
-      float* a = p.advantages + g * G;
-      for (size_t i = 0; i < G; ++i) a[i] = static_cast<float>((static_cast<double>(r[i]) - mean) * scale);
-      p.zero_groups[g] = same ? 1 : 0;
-      zero += same;
-      if (p.group_mean) p.group_mean[g] = static_cast<float>(mean);
-      if (p.group_std) p.group_std[g] = static_cast<float>(MomentsStd({count, mean, m2}, p.unbiased));
-    }
+// Group g = the n >= 1 contiguous rewards r[0, n): two-pass float64 moments (mean, then squared
+// deviations), written straight out to a[0, n). Returns whether its rewards are all equal.
+inline bool OneGroup(const GroupNormalizeProblem& p, double batch_std, size_t g, const float* r, float* a, size_t n) {
+  const double count = static_cast<double>(n);
+  const double mean = GroupSum(r, n) / count;
+  const double m2 = GroupSquares(r, n, mean);
+  bool same = r[0] == r[0];  // all equal to the first reward (a NaN never is), as the reference
+  for (size_t i = 1; i < n; ++i) same &= r[i] == r[0];
+  const double scale = Scale(p, GroupStats{count, mean, m2}, batch_std);
+  for (size_t i = 0; i < n; ++i) a[i] = static_cast<float>((static_cast<double>(r[i]) - mean) * scale);
+  p.zero_groups[g] = same ? 1 : 0;
+  if (p.group_mean) p.group_mean[g] = static_cast<float>(mean);
+  if (p.group_std) p.group_std[g] = static_cast<float>(MomentsStd({count, mean, m2}, p.unbiased));
+  return same;
+}
+
+// Groups [g0, g1) without members: what Scattered gives them (mean 0, std 0, not flagged).
+inline void EmptyGroups(const GroupNormalizeProblem& p, size_t g0, size_t g1) {
+  for (size_t g = g0; g < g1; ++g) {
+    p.zero_groups[g] = 0;
+    if (p.group_mean) p.group_mean[g] = 0.f;
+    if (p.group_std) p.group_std[g] = 0.f;
   }
-  return zero;
 }
 
 #if RLCORE_SCAN_SIMD
@@ -110,19 +116,54 @@ inline __m512d LaneSums(const __m512d* x) {
 
 inline __m512d Lane(__m512d x, int k) { return _mm512_permutexvar_pd(_mm512_set1_epi64(k), x); }
 
-// Groups [8 u0, 8 u1) of G = 8 V; same arithmetic as ContiguousGroups up to the order of the sums.
+// The arithmetic of eight groups of at most 16 rewards, across the groups (lane k = group k):
+// x[k][0], x[k][1] hold group k's rewards 0-7 and 8-15 widened to float64, count their numbers.
+// kFull: every group has 8 V rewards. Else live[k] masks group k's rewards (bits 0-7 in x[k][0],
+// 8-15 in x[k][1]; none in a padding lane) and x is 0 outside them: the masked steps do on the
+// live lanes what the full ones do, so a group of 8 or 16 gets the same bits either way, and a
+// group's bits do not depend on the other lanes. Same arithmetic as OneGroup up to the order of
+// the sums. On return x holds the advantages.
+template <int V, bool kFull>
+inline void Reduce8(const GroupNormalizeProblem& p, double batch_std, __m512d (&x)[8][2], const __mmask16* live,
+                    __m512d count, __m512d* mean, __m512d* std) {
+  auto hi = [&](int k) { return kFull ? __mmask8{0xff} : static_cast<__mmask8>(live[k] >> 8); };
+  auto lo = [&](int k) { return kFull ? __mmask8{0xff} : static_cast<__mmask8>(live[k]); };
+  __m512d part[8], d[8][2];
+  for (int k = 0; k < 8; ++k) {
+    part[k] = x[k][0];
+    if (V == 2) part[k] = kFull ? _mm512_add_pd(part[k], x[k][1]) : _mm512_mask_add_pd(part[k], hi(k), part[k], x[k][1]);
+  }
+  *mean = _mm512_div_pd(LaneSums(part), count);
+  for (int k = 0; k < 8; ++k) {
+    const __m512d mk = Lane(*mean, k);
+    d[k][0] = kFull ? _mm512_sub_pd(x[k][0], mk) : _mm512_maskz_sub_pd(lo(k), x[k][0], mk);
+    part[k] = _mm512_mul_pd(d[k][0], d[k][0]);
+    if (V == 2) {
+      d[k][1] = kFull ? _mm512_sub_pd(x[k][1], mk) : _mm512_maskz_sub_pd(hi(k), x[k][1], mk);
+      part[k] = kFull ? _mm512_fmadd_pd(d[k][1], d[k][1], part[k]) : _mm512_mask3_fmadd_pd(d[k][1], d[k][1], part[k], hi(k));
+    }
+  }
+  const __m512d one = _mm512_set1_pd(1.0), dof = p.unbiased ? _mm512_sub_pd(count, one) : count;
+  *std = _mm512_maskz_sqrt_pd(_mm512_cmp_pd_mask(dof, _mm512_setzero_pd(), _CMP_GT_OQ), _mm512_div_pd(LaneSums(part), dof));
+  __m512d scale;  // Scale() by lane
+  if (p.mode == GroupMode::kGrpo) scale = _mm512_div_pd(one, _mm512_add_pd(*std, _mm512_set1_pd(p.eps)));
+  else if (p.mode == GroupMode::kRloo) scale = _mm512_maskz_div_pd(_mm512_cmp_pd_mask(count, one, _CMP_GT_OQ), count, _mm512_sub_pd(count, one));
+  else scale = _mm512_set1_pd(Scale(p, GroupStats{}, batch_std));
+  for (int k = 0; k < 8; ++k) {
+    const __m512d sk = Lane(scale, k);
+    for (int v = 0; v < V; ++v) x[k][v] = _mm512_mul_pd(d[k][v], sk);
+  }
+}
+
+// Groups [8 u0, 8 u1) of G = 8 V, with full loads and (out of cache) streaming stores.
 template <int V>
 size_t ContiguousSimd(const GroupNormalizeProblem& p, double batch_std, size_t u0, size_t u1, bool stream) {
   constexpr size_t G = 8 * V;
   const __m512d count = _mm512_set1_pd(static_cast<double>(G));
-  const __m512d dof = _mm512_set1_pd(p.unbiased ? G - 1.0 : static_cast<double>(G));
-  const bool grpo = p.mode == GroupMode::kGrpo;
-  const __m512d fixed = _mm512_set1_pd(grpo ? 0.0 : Scale(p, {static_cast<double>(G), 0.0, 0.0}, batch_std));
-  const __m512d eps = _mm512_set1_pd(p.eps);
   size_t zeros = 0;
   for (size_t u = u0; u < u1; ++u) {
     const float* r = p.rewards + u * 8 * G;
-    __m512d x[8][V], part[8];
+    __m512d x[8][2], mean, std;
     uint64_t zero = 0;
     for (int k = 0; k < 8; ++k) {
       const float* rk = r + k * G;
@@ -134,27 +175,12 @@ size_t ContiguousSimd(const GroupNormalizeProblem& p, double batch_std, size_t u
         eq &= _mm256_cmp_ps_mask(y, head, _CMP_EQ_OQ);  // NaN never equal: as the reference
       }
       zero |= static_cast<uint64_t>(eq == 0xff) << (8 * k);
-      part[k] = x[k][0];
-      for (int v = 1; v < V; ++v) part[k] = _mm512_add_pd(part[k], x[k][v]);
     }
-    const __m512d mean = _mm512_div_pd(LaneSums(part), count);
-    __m512d d[8][V];
-    for (int k = 0; k < 8; ++k) {
-      const __m512d mk = Lane(mean, k);
-      for (int v = 0; v < V; ++v) d[k][v] = _mm512_sub_pd(x[k][v], mk);
-      part[k] = _mm512_mul_pd(d[k][0], d[k][0]);
-      for (int v = 1; v < V; ++v) part[k] = _mm512_fmadd_pd(d[k][v], d[k][v], part[k]);
-    }
-    const __m512d m2 = LaneSums(part);
-    const __m512d std = _mm512_sqrt_pd(_mm512_div_pd(m2, dof));
-    const __m512d scale = grpo ? _mm512_div_pd(_mm512_set1_pd(1.0), _mm512_add_pd(std, eps)) : fixed;
+    Reduce8<V, true>(p, batch_std, x, nullptr, count, &mean, &std);
     float* a = p.advantages + u * 8 * G;
-    for (int k = 0; k < 8; ++k) {
-      const __m512d sk = Lane(scale, k);
-      for (int v = 0; v < V; ++v) x[k][v] = _mm512_mul_pd(d[k][v], sk);
+    for (int e = 0; e < 8 * V; e += 2) {  // the 8 V runs of 8 floats in memory order
+      simd::Store16(a + 8 * e, simd::Narrow(x[e / V][e % V], x[(e + 1) / V][(e + 1) % V]), stream);
     }
-    const __m512d* y = &x[0][0];  // the 8 V runs of 8 floats in memory order
-    for (int e = 0; e < 8 * V; e += 2) simd::Store16(a + 8 * e, simd::Narrow(y[e], y[e + 1]), stream);
     std::memcpy(p.zero_groups + u * 8, &zero, 8);
     zeros += static_cast<size_t>(__builtin_popcountll(zero));
     if (p.group_mean) _mm256_storeu_ps(p.group_mean + u * 8, _mm512_cvtpd_ps(mean));
@@ -164,6 +190,97 @@ size_t ContiguousSimd(const GroupNormalizeProblem& p, double batch_std, size_t u
   return zeros;
 }
 #endif
+
+// A group given as a run: group g is rewards [start, start + n).
+struct Run {
+  size_t g, start, n;
+};
+
+#if RLCORE_SCAN_SIMD
+// Up to eight runs of 1..8 V rewards (masked loads and stores; the missing lanes pad).
+template <int V>
+size_t RunsSimd(const GroupNormalizeProblem& p, double batch_std, const Run* runs, int count) {
+  __m512d x[8][2], mean, std;
+  __mmask16 live[8];
+  int32_t n[8];
+  uint32_t zero = 0;
+  for (int k = 0; k < 8; ++k) {
+    n[k] = k < count ? static_cast<int32_t>(runs[k].n) : 0;
+    live[k] = static_cast<__mmask16>((1u << n[k]) - 1);
+    const float* r = p.rewards + (k < count ? runs[k].start : 0);
+    __mmask16 eq;
+    if (V == 1) {
+      const __m256 y = _mm256_maskz_loadu_ps(static_cast<__mmask8>(live[k]), r);
+      x[k][0] = _mm512_cvtps_pd(y);
+      eq = _mm256_mask_cmp_ps_mask(static_cast<__mmask8>(live[k]), y, _mm256_broadcastss_ps(_mm256_castps256_ps128(y)), _CMP_EQ_OQ);
+    } else {
+      const __m512 y = _mm512_maskz_loadu_ps(live[k], r);
+      x[k][0] = simd::LowHalf(y), x[k][1] = simd::HighHalf(y);
+      eq = _mm512_mask_cmp_ps_mask(live[k], y, _mm512_broadcastss_ps(_mm512_castps512_ps128(y)), _CMP_EQ_OQ);
+    }
+    zero |= static_cast<uint32_t>(n[k] > 0 && eq == live[k]) << k;  // NaN never equal: as the reference
+  }
+  // Built in registers: a vector load of the eight just-stored counts would stall store forwarding.
+  const __m256i n8 = _mm256_setr_epi32(n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]);
+  Reduce8<V, false>(p, batch_std, x, live, _mm512_cvtepi32_pd(n8), &mean, &std);
+  alignas(32) float mf[8], sf[8];
+  _mm256_store_ps(mf, _mm512_cvtpd_ps(mean));
+  _mm256_store_ps(sf, _mm512_cvtpd_ps(std));
+  for (int k = 0; k < count; ++k) {
+    const Run& q = runs[k];
+    if (V == 1) _mm256_mask_storeu_ps(p.advantages + q.start, static_cast<__mmask8>(live[k]), _mm512_cvtpd_ps(x[k][0]));
+    else _mm512_mask_storeu_ps(p.advantages + q.start, live[k], simd::Narrow(x[k][0], x[k][1]));
+    p.zero_groups[q.g] = static_cast<uint8_t>((zero >> k) & 1);
+    if (p.group_mean) p.group_mean[q.g] = mf[k];
+    if (p.group_std) p.group_std[q.g] = sf[k];
+  }
+  return static_cast<size_t>(__builtin_popcount(zero));
+}
+#endif
+
+// Reduces runs given in any order: up to 16 rewards eight groups at a time across the vector
+// lanes (runs of up to 8 and of 9 to 16 apart: the first take half the work), longer ones one by
+// one (OneGroup). A group's bits do not depend on how the runs are batched.
+class RunBatch {
+ public:
+  RunBatch(const GroupNormalizeProblem& p, double batch_std) : p_(p), batch_std_(batch_std) {}
+  void Add(size_t g, size_t start, size_t n) {
+#if RLCORE_SCAN_SIMD
+    if (n <= 16) {
+      const int v = n > 8;
+      runs_[v][count_[v]++] = {g, start, n};
+      if (count_[v] == 8) Flush(v);
+      return;
+    }
+#endif
+    zeros_ += OneGroup(p_, batch_std_, g, p_.rewards + start, p_.advantages + start, n);
+  }
+  // Returns the groups of equal rewards.
+  size_t Finish() {
+    Flush(0), Flush(1);
+    return zeros_;
+  }
+
+ private:
+  void Flush(int v) {
+#if RLCORE_SCAN_SIMD
+    if (count_[v]) zeros_ += v ? RunsSimd<2>(p_, batch_std_, runs_[v], count_[v]) : RunsSimd<1>(p_, batch_std_, runs_[v], count_[v]);
+#endif
+    count_[v] = 0;
+  }
+  const GroupNormalizeProblem& p_;
+  const double batch_std_;
+  Run runs_[2][8];
+  int count_[2] = {0, 0};
+  size_t zeros_ = 0;
+};
+
+// Groups [g0, g1) of G contiguous rewards.
+size_t ContiguousGroups(const GroupNormalizeProblem& p, double batch_std, size_t g0, size_t g1) {
+  RunBatch batch(p, batch_std);
+  for (size_t g = g0; g < g1; ++g) batch.Add(g, g * p.group_size, p.group_size);
+  return batch.Finish();
+}
 
 // Groups of G contiguous rewards, in parallel over groups. Returns the groups of equal rewards.
 size_t Contiguous(const GroupNormalizeProblem& p, double batch_std) {
@@ -278,22 +395,97 @@ std::pair<double, size_t> Scattered(const GroupNormalizeProblem& p, double batch
   return {static_cast<double>(nonempty.load()), zero.load()};
 }
 
-// Smallest and largest id (a vectorised reduction over fixed chunks, in parallel: the check
-// reads as much memory as a pass of the kernel).
-std::pair<int32_t, int32_t> IdRange(const int32_t* ids, size_t B) {
+// Non-decreasing ids (the usual GRPO batch: the answers to one prompt side by side, in runs of
+// varying length, some ids perhaps absent): every group is one contiguous run, reduced and
+// written as ContiguousGroups does, in one streaming pass. The elements are cut into chunks of
+// kGrain; a chunk takes the groups whose run starts in it (reading on past its end if need be)
+// and the empty groups that follow each of them, chunk 0 also those before ids[0]. Each group is
+// reduced by one thread in the same order whatever the split. Returns the non-empty groups.
+
+// First index in [i, B) whose id is not `id`, or B.
+inline size_t RunEnd(const int32_t* ids, size_t i, size_t B, int32_t id) {
+#if RLCORE_SCAN_SIMD
+  const __m512i v = _mm512_set1_epi32(id);
+  for (; i + 16 <= B; i += 16) {
+    const __mmask16 ne = _mm512_cmpneq_epi32_mask(_mm512_loadu_si512(ids + i), v);
+    if (ne) return i + static_cast<size_t>(__builtin_ctz(ne));
+  }
+#endif
+  while (i < B && ids[i] == id) ++i;
+  return i;
+}
+
+constexpr size_t kIdBlock = 1024;  // ids searched for run starts at a time
+
+// Writes the offsets q - b of the run starts q in [b, e) (ids[q] != ids[q - 1]; 0 < b, e - b <=
+// kIdBlock) to pos (kIdBlock + 16 entries) and returns their number. Branch-free: a run end found
+// one id at a time (a load, a compare, a jump per group) costs more than the group itself.
+inline size_t RunStarts(const int32_t* ids, size_t b, size_t e, uint32_t* pos) {
+  size_t n = 0, q = b;
+#if RLCORE_SCAN_SIMD
+  __m512i at = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (; q < e; q += 16, at = _mm512_add_epi32(at, _mm512_set1_epi32(16))) {
+    const __mmask16 in = e - q >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (e - q)) - 1);
+    const __mmask16 m = _mm512_mask_cmpneq_epi32_mask(in, _mm512_maskz_loadu_epi32(in, ids + q), _mm512_maskz_loadu_epi32(in, ids + q - 1));
+    // The register form of compress: the memory form is microcoded on some CPUs (AMD Zen 4).
+    _mm512_storeu_si512(pos + n, _mm512_maskz_compress_epi32(m, at));
+    n += static_cast<size_t>(__builtin_popcount(m));
+  }
+#endif
+  for (; q < e; ++q) pos[n] = static_cast<uint32_t>(q - b), n += ids[q] != ids[q - 1];
+  return n;
+}
+
+std::pair<double, size_t> Sorted(const GroupNormalizeProblem& p, double batch_std) {
+  const size_t B = p.B, chunks = (B + kGrain - 1) / kGrain;
+  const int32_t* ids = p.group_ids;
+  std::atomic<size_t> nonempty{0}, zero{0};
+  ParallelFor(chunks, 1, [&](size_t c0, size_t c1) {
+    const size_t end = std::min(B, c1 * kGrain);
+    size_t start = c0 * kGrain, ne = 0;
+    if (start == 0) EmptyGroups(p, 0, static_cast<size_t>(ids[0]));
+    else start = RunEnd(ids, start, B, ids[start - 1]);  // the run going on from before belongs to an earlier chunk
+    if (start >= end) return;
+    RunBatch batch(p, batch_std);
+    auto run = [&](size_t i, size_t j) {  // group ids[i] is [i, j), then the empty ones up to ids[j]
+      const size_t g = static_cast<size_t>(ids[i]);
+      batch.Add(g, i, j - i);
+      ++ne;
+      EmptyGroups(p, g + 1, j < B ? static_cast<size_t>(ids[j]) : p.num_groups);
+    };
+    uint32_t pos[kIdBlock + 16];
+    for (size_t b = start + 1; b < end; b += kIdBlock) {
+      const size_t n = RunStarts(ids, b, std::min(end, b + kIdBlock), pos);
+      for (size_t k = 0; k < n; ++k) run(start, b + pos[k]), start = b + pos[k];
+    }
+    run(start, RunEnd(ids, end, B, ids[start]));  // the last run may go on past the chunk
+    nonempty += ne, zero += batch.Finish();
+  });
+  return {static_cast<double>(nonempty.load()), zero.load()};
+}
+
+// Smallest and largest id, and whether the ids are non-decreasing (a vectorised reduction over
+// fixed chunks, in parallel, each chunk also comparing its first id with the last one before it:
+// the check reads as much memory as a pass of the kernel).
+struct IdSummary {
+  int32_t lo, hi;
+  bool sorted;
+};
+
+IdSummary IdRange(const int32_t* ids, size_t B) {
   const size_t chunks = (B + kGrain - 1) / kGrain;
-  std::vector<std::pair<int32_t, int32_t>> part(chunks);
+  std::vector<IdSummary> part(chunks);
   ParallelFor(chunks, 8, [&](size_t c0, size_t c1) {
     for (size_t c = c0; c < c1; ++c) {
       const int32_t* x = ids + c * kGrain;
       const size_t n = std::min(kGrain, B - c * kGrain);
-      int32_t lo = x[0], hi = x[0];
-      for (size_t i = 1; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
-      part[c] = {lo, hi};
+      int32_t lo = x[0], hi = x[0], down = c > 0 && x[-1] > x[0];
+      for (size_t i = 1; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]), down |= x[i - 1] > x[i];
+      part[c] = {lo, hi, down == 0};
     }
   });
-  std::pair<int32_t, int32_t> r = part[0];
-  for (const auto& q : part) r = {std::min(r.first, q.first), std::max(r.second, q.second)};
+  IdSummary r = part[0];
+  for (const auto& q : part) r = {std::min(r.lo, q.lo), std::max(r.hi, q.hi), r.sorted && q.sorted};
   return r;
 }
 
@@ -331,7 +523,8 @@ Napi::Value GroupNormalizeBinding(const Napi::CallbackInfo& info) {
     p.num_groups = p.B / p.group_size;
   } else {
     p.group_ids = ids.data;
-    const auto [min_id, max_id] = IdRange(p.group_ids, p.B);
+    const auto [min_id, max_id, sorted] = IdRange(p.group_ids, p.B);
+    p.ids_sorted = sorted;
     if (min_id < 0) {
       size_t i = 0;
       while (p.group_ids[i] >= 0) ++i;
@@ -383,6 +576,7 @@ void GroupNormalizeCpu(const GroupNormalizeProblem& p) {
       p.mode == GroupMode::kBatchStd ? MomentsStd(ComputeMoments(p.rewards, nullptr, p.B), p.unbiased) : 0.0;
   std::pair<double, size_t> counts{static_cast<double>(p.num_groups), 0};
   if (p.group_size) counts.second = Contiguous(p, batch_std);
+  else if (p.ids_sorted) counts = Sorted(p, batch_std);
   else counts = Scattered(p, batch_std);
   p.summary[0] = static_cast<double>(counts.second);
   p.summary[1] = counts.first;

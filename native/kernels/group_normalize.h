@@ -13,6 +13,7 @@ struct GroupNormalizeProblem {
   size_t group_size = 0;               // G: groups are [g*G, (g+1)*G); 0 when group_ids is given
   const int32_t* group_ids = nullptr;  // [B] ids in [0, num_groups), or null
   size_t num_groups = 0;
+  bool ids_sorted = false;             // group_ids are non-decreasing: every group is one contiguous run
   const float* rewards = nullptr;      // [B]
   GroupMode mode = GroupMode::kGrpo;
   double eps = 1e-6;

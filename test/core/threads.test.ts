@@ -118,6 +118,12 @@ describe('results do not depend on the thread count', () => {
     const n = 1_000_003, x = randomF32(n, r);
     const G = 8, rewards = randomF32(G * 200_001, r);
     const groupIds = Int32Array.from({ length: 100_003 }, () => Math.floor(r() * 977));
+    const sortedIds = new Int32Array(rewards.length); // runs of 1..20, some ids skipped (empty groups)
+    for (let i = 0, g = 0; i < sortedIds.length; g += r() < 0.1 ? 2 : 1) {
+      const n = 1 + Math.floor(r() * 20);
+      sortedIds.fill(g, i, i + n);
+      i += n;
+    }
     const lengths = Int32Array.from({ length: 333 }, () => 1 + Math.floor(r() * 3000));
     const tokens = lengths.reduce((a, c) => a + c, 0);
     const tokenRewards = randomF32(tokens, r), tokenValues = randomF32(tokens, r);
@@ -127,6 +133,7 @@ describe('results do not depend on the thread count', () => {
         whiten({ x }).out,
         groupNormalize({ rewards, groupSize: G, mode: 'grpo' }).advantages,
         groupNormalize({ rewards: randomF32(100_003, rng(9)), groupIds, numGroups: 977, mode: 'rloo' }).advantages,
+        groupNormalize({ rewards, groupIds: sortedIds, mode: 'grpo' }).advantages,
         t.advantages,
         t.returns,
       ];

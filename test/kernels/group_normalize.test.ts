@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { groupNormalize, groupNormalizeAsync, RlcoreError, setNumThreads, whiten, type GroupNormalizeMode } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { groupNormalizeRef } from '../reference/group_normalize.js';
-import { cudaPresent, expectClose, rng } from '../helpers.js';
+import { cudaPresent, expectClose, expectSameBits, rng } from '../helpers.js';
 
 function code(f: () => unknown): string {
   try {
@@ -16,6 +16,17 @@ function code(f: () => unknown): string {
 }
 
 const modeArb = fc.constantFrom<GroupNormalizeMode>('grpo', 'mean', 'batchStd', 'rloo');
+
+/** Non-decreasing ids from run lengths (0: an empty group). */
+function idsOfRuns(lengths: number[]): Int32Array {
+  const ids = new Int32Array(lengths.reduce((a, n) => a + n, 0));
+  let i = 0;
+  lengths.forEach((n, g) => {
+    ids.fill(g, i, i + n);
+    i += n;
+  });
+  return ids;
+}
 
 /** Rewards that are often binary (verifiable rewards) so that equal-reward groups happen. */
 function rewardsOf(B: number, seed: number, binary: boolean): Float32Array {
@@ -74,6 +85,91 @@ describe('groupNormalize', () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it('matches the reference with sorted groupIds (runs of any length, empty groups anywhere) in every mode', () => {
+    // Run lengths: 0 (an empty group), short runs (eight at a time across the vector lanes: up to
+    // 8, 9 to 16), long ones (one at a time); some long batches cross the 32768-element chunks.
+    const lengthArb = fc.oneof(
+      { weight: 1, arbitrary: fc.constant(0) },
+      { weight: 2, arbitrary: fc.constant(1) },
+      { weight: 6, arbitrary: fc.integer({ min: 1, max: 16 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 17, max: 70 }) },
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.array(lengthArb, { minLength: 1, maxLength: 60 }), fc.array(lengthArb, { minLength: 1000, maxLength: 12_000 })),
+        fc.integer(),
+        fc.boolean(),
+        modeArb,
+        fc.boolean(),
+        fc.constantFrom(1e-6, 1e-2),
+        (lengths, seed, binary, mode, unbiased, eps) => {
+          if (!lengths.some((n) => n > 0)) lengths[0] = 1;
+          const groupIds = idsOfRuns(lengths), numGroups = lengths.length, B = groupIds.length;
+          const rewards = rewardsOf(B, seed, binary);
+          const got = groupNormalize({ rewards, groupIds, numGroups, mode, unbiased, eps, groupStats: true });
+          check(got, groupNormalizeRef({ rewards, groupIds, numGroups, mode, unbiased, eps }));
+          if (lengths[lengths.length - 1] > 0) {
+            // Without numGroups (max id + 1): the same result.
+            expect(Array.from(groupNormalize({ rewards, groupIds, mode, unbiased, eps }).advantages)).toEqual(Array.from(got.advantages));
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+    // Every run length 0..40 next to every other, a single group, and empty groups at both ends.
+    const lengths = Array.from({ length: 41 * 41 }, (_, k) => (k % 2 ? k % 41 : Math.floor(k / 41)));
+    for (const ls of [lengths, [5], [1], [0, 0, 3, 0], [0, 200_000, 0]]) {
+      const groupIds = idsOfRuns(ls), rewards = rewardsOf(groupIds.length, ls.length, false);
+      for (const mode of ['grpo', 'rloo'] as const) {
+        const got = groupNormalize({ rewards, groupIds, numGroups: ls.length, mode, groupStats: true });
+        check(got, groupNormalizeRef({ rewards, groupIds, numGroups: ls.length, mode, unbiased: true, eps: 1e-6 }));
+      }
+    }
+  });
+
+  it('sorted groupIds give the groups given shuffled, and exactly what groupSize gives for runs of G', () => {
+    const rand = rng(17);
+    const lengths = Array.from({ length: 3000 }, () => Math.floor(rand() * 20));
+    const sorted = idsOfRuns(lengths), B = sorted.length, numGroups = lengths.length;
+    const rewards = rewardsOf(B, 4, false);
+    // The same groups with their members scattered: permute (ids, rewards) together.
+    const perm = Array.from({ length: B }, (_, i) => i);
+    for (let i = B - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [perm[i], perm[j]] = [perm[j], perm[i]];
+    }
+    const shuffledIds = Int32Array.from(perm, (i) => sorted[i]), shuffledRewards = Float32Array.from(perm, (i) => rewards[i]);
+    for (const mode of ['grpo', 'mean', 'batchStd', 'rloo'] as const) {
+      const a = groupNormalize({ rewards, groupIds: sorted, numGroups, mode, groupStats: true });
+      const b = groupNormalize({ rewards: shuffledRewards, groupIds: shuffledIds, numGroups, mode, groupStats: true });
+      expectClose(Array.from(perm, (i) => a.advantages[i]), b.advantages, 2e-5, 1e-5);
+      expect(Array.from(a.zeroGroups)).toEqual(Array.from(b.zeroGroups));
+      expect([a.zeroStdGroups, a.zeroStdFraction]).toEqual([b.zeroStdGroups, b.zeroStdFraction]);
+      expectClose(a.groupMean!, b.groupMean!, 1e-6, 1e-6);
+      expectClose(a.groupStd!, b.groupStd!, 1e-6, 1e-6);
+    }
+    // Runs of G share the per-group arithmetic of groupSize (vectorised for G <= 16): bit for bit.
+    // Rewards over 60 binary orders of magnitude, so that float64 sums in another order would
+    // round differently.
+    const wide = rng(23);
+    for (const G of [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 24, 33]) {
+      for (const numGroups of [5, 8, 1001]) {
+        const B = G * numGroups, rewards = Float32Array.from({ length: B }, () => (wide() - 0.5) * 2 ** Math.floor(wide() * 60 - 30));
+        const groupIds = Int32Array.from({ length: B }, (_, i) => Math.floor(i / G));
+        for (const mode of ['grpo', 'rloo'] as const) {
+          for (const unbiased of [true, false]) {
+            const a = groupNormalize({ rewards, groupIds, mode, unbiased, groupStats: true });
+            const b = groupNormalize({ rewards, groupSize: G, mode, unbiased, groupStats: true });
+            expectSameBits(a.advantages, b.advantages);
+            expectSameBits(a.groupMean!, b.groupMean!);
+            expectSameBits(a.groupStd!, b.groupStd!);
+            expect(Array.from(a.zeroGroups)).toEqual(Array.from(b.zeroGroups));
+          }
+        }
+      }
+    }
   });
 
   it('groups of 8 and 16 (vectorised across groups) match the reference, with leftover groups and streamed outputs', () => {
@@ -157,12 +253,15 @@ describe('groupNormalize', () => {
   it('is independent of the thread count on large inputs', () => {
     const B = 1 << 20, rewards = rewardsOf(B, 3, false);
     const ids = Int32Array.from({ length: B }, (_, i) => (i * 7919) % 1000);
+    const sorted = Int32Array.from({ length: B }, (_, i) => Math.floor(i / 7) + (i >> 12));
     const a = groupNormalize({ rewards, groupIds: ids, mode: 'batchStd' });
     const b = groupNormalize({ rewards, groupSize: 16 });
+    const c = groupNormalize({ rewards, groupIds: sorted });
     setNumThreads(1);
     try {
       expect(Array.from(groupNormalize({ rewards, groupIds: ids, mode: 'batchStd' }).advantages)).toEqual(Array.from(a.advantages));
       expect(Array.from(groupNormalize({ rewards, groupSize: 16 }).advantages)).toEqual(Array.from(b.advantages));
+      expect(Array.from(groupNormalize({ rewards, groupIds: sorted }).advantages)).toEqual(Array.from(c.advantages));
     } finally {
       setNumThreads(2);
     }
@@ -189,6 +288,9 @@ describe('groupNormalize', () => {
     expect(code(() => groupNormalize({ rewards, groupIds: new Int32Array([0, 1, 2, 3, 0, 0]), numGroups: 3, out }))).toBe('ERR_RANGE');
     expect(code(() => groupNormalize({ rewards, groupIds: new Int32Array([0, 1, -2, 1, 0, 0]), numGroups: 3, out }))).toBe('ERR_RANGE');
     expect(() => groupNormalize({ rewards, groupIds: new Int32Array([0, 1, 2, -7, 0, 0]), numGroups: 3, out })).toThrow('groupIds[3] must be >= 0; received -7');
+    // Sorted ids are range-checked like any others.
+    expect(code(() => groupNormalize({ rewards, groupIds: new Int32Array([0, 0, 1, 1, 2, 3]), numGroups: 3, out }))).toBe('ERR_RANGE');
+    expect(code(() => groupNormalize({ rewards, groupIds: new Int32Array([-2, -1, 0, 0, 1, 1]), numGroups: 3, out }))).toBe('ERR_RANGE');
     expect(Array.from(out.advantages)).toEqual([7, 7, 7, 7, 7, 7]);
     expect(code(() => groupNormalize({ rewards }))).toBe('ERR_ARG');
     expect(code(() => groupNormalize({ rewards, groupSize: 3, groupIds: new Int32Array(6) }))).toBe('ERR_ARG');
