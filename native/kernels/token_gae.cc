@@ -309,9 +309,9 @@ void RunSequence(const SequenceContext& ctx, size_t b, size_t s, size_t len, boo
 // The sequences in [b0, b1) shorter than `max_len`, on the calling thread. In cache and without
 // a mask, two at a time (PlainScanPair).
 void RunSequences(const SequenceContext& ctx, const size_t* starts, size_t b0, size_t b1, size_t max_len) {
-  const TokenGaeProblem& p = ctx.p;
   auto len = [&](size_t b) { return starts[b + 1] - starts[b]; };
 #if RLCORE_SCAN_SIMD
+  const TokenGaeProblem& p = ctx.p;
   if (!p.mask && p.total < simd::kStreamElements) {
     size_t pending = b1;  // a sequence waiting for a partner
     for (size_t b = b0; b < b1; ++b) {
