@@ -165,9 +165,12 @@ inline __m128d PlainHead(const PlainOp& op) {
   return _mm_set_sd(y);
 }
 
-// Block [b, b + 16) of op's sequence, given y after it in `carry` (float64, lane 0), which
-// receives y_b. A goes to adv[0, 16) and G = A + V to ret[0, 16) (when op.ret is set).
-inline void PlainBlock(const PlainOp& op, const ScanPowers& k, size_t b, __m128d& carry, float* adv, float* ret) {
+// The part of block [b, b + 16) of op's sequence that does not need the carry: V and the
+// block sums x (see above).
+struct BlockSumsOf {
+  __m512 v, x;
+};
+inline BlockSumsOf PlainSums(const PlainOp& op, const ScanPowers& k, size_t b) {
   const __m512 v = _mm512_loadu_ps(op.v + b);
   // δ = r + γ V_next - V; after the last token of the sequence, V_next = 0 and R is added.
   const bool last = b + 16 == op.len;
@@ -176,11 +179,20 @@ inline void PlainBlock(const PlainOp& op, const ScanPowers& k, size_t b, __m128d
   __m512 d = op.r ? _mm512_sub_ps(_mm512_fmadd_ps(g, v_next, _mm512_loadu_ps(op.r + b)), v)
                   : _mm512_fmsub_ps(g, v_next, v);
   if (last) d = _mm512_mask_add_ps(d, 0x8000, d, _mm512_set1_ps(static_cast<float>(op.R)));
-  const __m512 x = BlockSums(d, k);
-  const __m512 a16 = _mm512_fmadd_ps(k.tail, _mm512_broadcastss_ps(_mm_cvtsd_ss(_mm_setzero_ps(), carry)), x);
-  carry = _mm_fmadd_sd(k.c16, carry, _mm_cvtss_sd(_mm_setzero_pd(), _mm512_castps512_ps128(x)));
+  return {v, BlockSums(d, k)};
+}
+
+// The rest, given y after the block in `carry` (float64, lane 0), which receives y_b. A goes to
+// adv[0, 16) and G = A + V to ret[0, 16) (when op.ret is set).
+inline void PlainFinish(const PlainOp& op, const ScanPowers& k, const BlockSumsOf& s, __m128d& carry, float* adv, float* ret) {
+  const __m512 a16 = _mm512_fmadd_ps(k.tail, _mm512_broadcastss_ps(_mm_cvtsd_ss(_mm_setzero_ps(), carry)), s.x);
+  carry = _mm_fmadd_sd(k.c16, carry, _mm_cvtss_sd(_mm_setzero_pd(), _mm512_castps512_ps128(s.x)));
   _mm512_storeu_ps(adv, a16);
-  if (op.ret) _mm512_storeu_ps(ret, _mm512_add_ps(a16, v));
+  if (op.ret) _mm512_storeu_ps(ret, _mm512_add_ps(a16, s.v));
+}
+
+inline void PlainBlock(const PlainOp& op, const ScanPowers& k, size_t b, __m128d& carry, float* adv, float* ret) {
+  PlainFinish(op, k, PlainSums(op, k, b), carry, adv, ret);
 }
 
 // One sequence in cache: whole blocks from the end, written in place.
@@ -198,10 +210,18 @@ void PlainScan16(const PlainOp& op, const ScanPowers& k) {
 void PlainScanPair(const PlainOp& p, const PlainOp& q, const ScanPowers& k) {
   __m128d carry_p = PlainHead(p), carry_q = PlainHead(q);
   size_t bp = p.len - p.len % 16, bq = q.len - q.len % 16;
-  for (; bp > 0 && bq > 0;) {
-    bp -= 16, bq -= 16;
-    PlainBlock(p, k, bp, carry_p, p.adv + bp, p.ret ? p.ret + bp : nullptr);
-    PlainBlock(q, k, bq, carry_q, q.adv + bq, q.ret ? q.ret + bq : nullptr);
+  if (bp > 0 && bq > 0) {
+    // Software-pipelined: the next blocks' sums are started before this block's carries.
+    BlockSumsOf sp = PlainSums(p, k, bp - 16), sq = PlainSums(q, k, bq - 16);
+    for (;;) {
+      bp -= 16, bq -= 16;
+      const BlockSumsOf cp = sp, cq = sq;
+      const bool more = bp > 0 && bq > 0;
+      if (more) sp = PlainSums(p, k, bp - 16), sq = PlainSums(q, k, bq - 16);
+      PlainFinish(p, k, cp, carry_p, p.adv + bp, p.ret ? p.ret + bp : nullptr);
+      PlainFinish(q, k, cq, carry_q, q.adv + bq, q.ret ? q.ret + bq : nullptr);
+      if (!more) break;
+    }
   }
   for (; bp > 0;) bp -= 16, PlainBlock(p, k, bp, carry_p, p.adv + bp, p.ret ? p.ret + bp : nullptr);
   for (; bq > 0;) bq -= 16, PlainBlock(q, k, bq, carry_q, q.adv + bq, q.ret ? q.ret + bq : nullptr);
