@@ -166,33 +166,38 @@ inline __m128d PlainHead(const PlainOp& op) {
 }
 
 // The part of block [b, b + 16) of op's sequence that does not need the carry: V and the
-// block sums x (see above).
+// block sums x (see above). `last`: the block ends the sequence. kRewards: op.r is set.
 struct BlockSumsOf {
   __m512 v, x;
 };
-inline BlockSumsOf PlainSums(const PlainOp& op, const ScanPowers& k, size_t b) {
+template <bool kRewards>
+inline BlockSumsOf PlainSums(const PlainOp& op, const ScanPowers& k, size_t b, bool last) {
   const __m512 v = _mm512_loadu_ps(op.v + b);
   // δ = r + γ V_next - V; after the last token of the sequence, V_next = 0 and R is added.
-  const bool last = b + 16 == op.len;
   const __m512 g = _mm512_set1_ps(static_cast<float>(op.g));
   const __m512 v_next = _mm512_maskz_loadu_ps(last ? 0x7fff : 0xffff, op.v + b + 1);
-  __m512 d = op.r ? _mm512_sub_ps(_mm512_fmadd_ps(g, v_next, _mm512_loadu_ps(op.r + b)), v)
-                  : _mm512_fmsub_ps(g, v_next, v);
+  __m512 d = kRewards ? _mm512_sub_ps(_mm512_fmadd_ps(g, v_next, _mm512_loadu_ps(op.r + b)), v)
+                      : _mm512_fmsub_ps(g, v_next, v);
   if (last) d = _mm512_mask_add_ps(d, 0x8000, d, _mm512_set1_ps(static_cast<float>(op.R)));
   return {v, BlockSums(d, k)};
 }
 
 // The rest, given y after the block in `carry` (float64, lane 0), which receives y_b. A goes to
-// adv[0, 16) and G = A + V to ret[0, 16) (when op.ret is set).
-inline void PlainFinish(const PlainOp& op, const ScanPowers& k, const BlockSumsOf& s, __m128d& carry, float* adv, float* ret) {
+// adv[0, 16) and, when kReturns, G = A + V to ret[0, 16).
+template <bool kReturns>
+inline void PlainFinish(const ScanPowers& k, const BlockSumsOf& s, __m128d& carry, float* adv, float* ret) {
   const __m512 a16 = _mm512_fmadd_ps(k.tail, _mm512_broadcastss_ps(_mm_cvtsd_ss(_mm_setzero_ps(), carry)), s.x);
   carry = _mm_fmadd_sd(k.c16, carry, _mm_cvtss_sd(_mm_setzero_pd(), _mm512_castps512_ps128(s.x)));
   _mm512_storeu_ps(adv, a16);
-  if (op.ret) _mm512_storeu_ps(ret, _mm512_add_ps(a16, s.v));
+  if (kReturns) _mm512_storeu_ps(ret, _mm512_add_ps(a16, s.v));
 }
 
+// A whole block (choosing the variant at run time).
 inline void PlainBlock(const PlainOp& op, const ScanPowers& k, size_t b, __m128d& carry, float* adv, float* ret) {
-  PlainFinish(op, k, PlainSums(op, k, b), carry, adv, ret);
+  const bool last = b + 16 == op.len;
+  const BlockSumsOf s = op.r ? PlainSums<true>(op, k, b, last) : PlainSums<false>(op, k, b, last);
+  if (op.ret) PlainFinish<true>(k, s, carry, adv, ret);
+  else PlainFinish<false>(k, s, carry, adv, ret);
 }
 
 // One sequence in cache: whole blocks from the end, written in place.
@@ -206,25 +211,34 @@ void PlainScan16(const PlainOp& op, const ScanPowers& k) {
 
 // Two sequences in cache, their blocks interleaved from the ends: two independent float64
 // carry chains in flight instead of one (a lone sequence's chain and block sums leave the
-// vector units idle part of the time).
-void PlainScanPair(const PlainOp& p, const PlainOp& q, const ScanPowers& k) {
+// vector units idle part of the time), software-pipelined (the next blocks' sums are started
+// before this block's carries), with the per-call choices (rewards, returns) compiled in.
+template <bool kRewards, bool kReturns>
+void PlainScanPair(const PlainOp& p, const PlainOp& q, const ScanPowers& powers) {
+  const ScanPowers k = powers;  // a local copy: the stores below cannot alias it
   __m128d carry_p = PlainHead(p), carry_q = PlainHead(q);
   size_t bp = p.len - p.len % 16, bq = q.len - q.len % 16;
   if (bp > 0 && bq > 0) {
-    // Software-pipelined: the next blocks' sums are started before this block's carries.
-    BlockSumsOf sp = PlainSums(p, k, bp - 16), sq = PlainSums(q, k, bq - 16);
+    // The first blocks from the end are the sequences' last ones when their lengths are multiples of 16.
+    BlockSumsOf sp = PlainSums<kRewards>(p, k, bp - 16, bp == p.len), sq = PlainSums<kRewards>(q, k, bq - 16, bq == q.len);
     for (;;) {
       bp -= 16, bq -= 16;
       const BlockSumsOf cp = sp, cq = sq;
       const bool more = bp > 0 && bq > 0;
-      if (more) sp = PlainSums(p, k, bp - 16), sq = PlainSums(q, k, bq - 16);
-      PlainFinish(p, k, cp, carry_p, p.adv + bp, p.ret ? p.ret + bp : nullptr);
-      PlainFinish(q, k, cq, carry_q, q.adv + bq, q.ret ? q.ret + bq : nullptr);
+      if (more) sp = PlainSums<kRewards>(p, k, bp - 16, false), sq = PlainSums<kRewards>(q, k, bq - 16, false);
+      PlainFinish<kReturns>(k, cp, carry_p, p.adv + bp, kReturns ? p.ret + bp : nullptr);
+      PlainFinish<kReturns>(k, cq, carry_q, q.adv + bq, kReturns ? q.ret + bq : nullptr);
       if (!more) break;
     }
   }
   for (; bp > 0;) bp -= 16, PlainBlock(p, k, bp, carry_p, p.adv + bp, p.ret ? p.ret + bp : nullptr);
   for (; bq > 0;) bq -= 16, PlainBlock(q, k, bq, carry_q, q.adv + bq, q.ret ? q.ret + bq : nullptr);
+}
+
+// PlainScanPair for this call's inputs and outputs.
+void PlainScanPairOf(const PlainOp& p, const PlainOp& q, const ScanPowers& k) {
+  if (p.r) p.ret ? PlainScanPair<true, true>(p, q, k) : PlainScanPair<true, false>(p, q, k);
+  else p.ret ? PlainScanPair<false, true>(p, q, k) : PlainScanPair<false, false>(p, q, k);
 }
 
 // One sequence out of cache: inputs prefetched, outputs staged and streamed (see above).
@@ -340,7 +354,7 @@ void RunSequences(const SequenceContext& ctx, const size_t* starts, size_t b0, s
         pending = b;
         continue;
       }
-      PlainScanPair(MakePlainOp(p, pending, starts[pending], len(pending)), MakePlainOp(p, b, starts[b], len(b)),
+      PlainScanPairOf(MakePlainOp(p, pending, starts[pending], len(pending)), MakePlainOp(p, b, starts[b], len(b)),
                     ctx.powers);
       pending = b1;
     }
