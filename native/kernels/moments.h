@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../core/select.h"
+#include "../core/simd_scan.h"
 #include "../core/thread_pool.h"
 
 namespace rlcore {
@@ -83,11 +84,60 @@ Moments BlockMoments(const float* x, const uint8_t* mask, size_t n) {
   return {count, mean, m2};
 }
 
+#if RLCORE_SCAN_SIMD
+// BlockMoments<true> with the mask as a lane mask: masked-out elements are never loaded (so a
+// NaN there adds nothing), the count is a popcount, and each pass is 32 elements per step in
+// four float64 accumulators of 8 lanes (the 32 lanes of BlockMoments, summed in another order).
+// The compiler's form of the generic loop widens the mask bytes and selects per element, which
+// made the masked whiten compute-bound (~65% of copy bandwidth at 8M elements).
+inline Moments MaskedBlockMoments(const float* x, const uint8_t* mask, size_t n) {
+  auto lanes = [&](size_t i) {  // mask of the 16 elements from i (fewer at the end)
+    const __mmask16 in = n - i >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m128i m = _mm_maskz_loadu_epi8(in, mask + i);
+    return _mm_test_epi8_mask(m, m);
+  };
+  auto lo = [](__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); };
+  auto hi = [](__m512 v) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))); };
+  __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+  size_t count = 0;
+  for (size_t i = 0; i < n; i += 32) {
+    const __mmask16 k0 = lanes(i), k1 = i + 16 < n ? lanes(i + 16) : 0;
+    const __m512 a = _mm512_maskz_loadu_ps(k0, x + i), b = _mm512_maskz_loadu_ps(k1, x + i + 16);
+    s0 = _mm512_add_pd(s0, lo(a)), s1 = _mm512_add_pd(s1, hi(a));
+    s2 = _mm512_add_pd(s2, lo(b)), s3 = _mm512_add_pd(s3, hi(b));
+    count += static_cast<size_t>(__builtin_popcount(k0) + __builtin_popcount(k1));
+  }
+  if (count == 0) return {};
+  const double mean = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3))) / static_cast<double>(count);
+  const __m512d mu = _mm512_set1_pd(mean);
+  __m512d q0 = _mm512_setzero_pd(), q1 = q0, q2 = q0, q3 = q0;
+  for (size_t i = 0; i < n; i += 32) {
+    const __mmask16 k0 = lanes(i), k1 = i + 16 < n ? lanes(i + 16) : 0;
+    const __m512 a = _mm512_maskz_loadu_ps(k0, x + i), b = _mm512_maskz_loadu_ps(k1, x + i + 16);
+    // Masked-out lanes: d = 0.
+    const __m512d d0 = _mm512_maskz_sub_pd(static_cast<__mmask8>(k0), lo(a), mu);
+    const __m512d d1 = _mm512_maskz_sub_pd(static_cast<__mmask8>(k0 >> 8), hi(a), mu);
+    const __m512d d2 = _mm512_maskz_sub_pd(static_cast<__mmask8>(k1), lo(b), mu);
+    const __m512d d3 = _mm512_maskz_sub_pd(static_cast<__mmask8>(k1 >> 8), hi(b), mu);
+    q0 = _mm512_fmadd_pd(d0, d0, q0), q1 = _mm512_fmadd_pd(d1, d1, q1);
+    q2 = _mm512_fmadd_pd(d2, d2, q2), q3 = _mm512_fmadd_pd(d3, d3, q3);
+  }
+  const double m2 = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(q0, q1), _mm512_add_pd(q2, q3)));
+  return {static_cast<double>(count), mean, m2};
+}
+#endif
+
 template <bool kMasked>
 Moments SerialMoments(const float* x, const uint8_t* mask, size_t n) {
   Moments m;
   for (size_t i = 0; i < n; i += kMomentBlock) {
     const size_t len = std::min(kMomentBlock, n - i);
+#if RLCORE_SCAN_SIMD
+    if constexpr (kMasked) {
+      m = MergeMoments(m, MaskedBlockMoments(x + i, mask + i, len));
+      continue;
+    }
+#endif
     m = MergeMoments(m, BlockMoments<kMasked>(x + i, kMasked ? mask + i : nullptr, len));
   }
   return m;

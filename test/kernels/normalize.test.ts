@@ -82,6 +82,22 @@ describe('whiten', () => {
     expect([empty.out.length, empty.count]).toEqual([0, 0]);
   });
 
+  it('ignores NaN and Inf where the mask is 0, and counts any nonzero mask byte as set', () => {
+    for (const n of [5, 16, 31, 4096 + 33, 70_001]) {
+      const rand = rng(n);
+      const x = randomF32(n, rand, 3);
+      const mask = randomFlags(n, rand, 0.5).map((m, i) => (m ? [1, 2, 255][i % 3] : 0));
+      const clean = Float32Array.from(x, (v, i) => (mask[i] ? v : [NaN, Infinity, -Infinity][i % 3]));
+      const opts = { eps: 1e-8, unbiased: true, shiftMean: true };
+      const got = whiten({ x: clean, mask, ...opts });
+      const want = whitenRef({ x, mask: Uint8Array.from(mask, (m) => (m ? 1 : 0)), ...opts });
+      expectClose(got.out, want.out, 1e-5, 1e-5);
+      expect(got.count).toBe(want.count);
+      expect(got.mean).toBeCloseTo(want.mean, 9);
+      expect(got.std).toBeCloseTo(want.std, 9);
+    }
+  });
+
   it('a mask equals the minibatch of its set indices (stats), and is independent of the thread count', () => {
     const n = 300_000, rand = rng(8);
     const x = randomF32(n, rand), mask = randomFlags(n, rand, 0.4);
