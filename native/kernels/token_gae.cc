@@ -105,7 +105,7 @@ struct MaskedOp {
 // chain from block to block is carried in float64: y_b = x_0 + c^16 y_{b+16}, one scalar fma
 // per 16 tokens. Only sums of at most 16 terms are float32; the running value along the
 // sequence, however long, is float64. Returns are A + V in float32, as gae's.
-// Out of cache (kStream), the inputs are prefetched this many tokens ahead of the (descending)
+// Out of cache (PlainScanStream), the inputs are prefetched this many tokens ahead of the (descending)
 // scan, and the outputs are staged in L1 in chunks of kStageTokens and streamed out in ascending
 // order: streaming stores issued in descending order, 16 bytes at a time (V8's large arrays start
 // 16 bytes past a 32-byte boundary), defeat write-combining and measured slower than plain
