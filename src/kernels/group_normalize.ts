@@ -13,7 +13,11 @@ export interface GroupNormalizeOptions {
   rewards: Float32Array;
   /** G: responses `[g*G, (g+1)*G)` answer prompt g. Must divide B. */
   groupSize?: number;
-  /** `[B]` the group (prompt) of each response, in [0, numGroups). */
+  /**
+   * `[B]` the group (prompt) of each response, in [0, numGroups). Non-decreasing ids (each
+   * prompt's responses side by side, any number of them) take a one-pass contiguous path; ids in
+   * any other order cost one random access per response per pass.
+   */
   groupIds?: Int32Array;
   /** Number of groups with `groupIds`. Default max(groupIds) + 1. */
   numGroups?: number;
