@@ -349,6 +349,55 @@ inline __m256 ExpF8(__m256 x) {
   return _mm256_mask_mov_ps(_mm256_mask_mov_ps(y, big, _mm256_set1_ps(__builtin_inff())), nan, x);
 }
 
+// ---- Reverse scans with a constant coefficient, 16 steps per vector step (tokenGae, and
+// discountedReturns on one column). A block of 16 steps [b, b + 16) with y_t = a_t + c y_{t+1} is
+//   y_{b+i} = x_i + c^{16-i} y_{b+16},   x_i = Σ_{k<16-i} c^k a_{b+i+k},
+// the block sums x from four shifted fmas in float32 (Hillis & Steele 1986 doubling), the value
+// carried from block to block in float64 (one scalar fma per block): only sums of at most 16
+// terms are float32, however long the sequence.
+
+/// The powers of c a 16-step block scan needs (formed in float64, then rounded).
+struct BlockPowers16 {
+  __m512 c1, c2, c4, c8;  // c, c^2, c^4, c^8 in every lane
+  __m512 tail;            // lane i: c^(16-i)
+  __m128d c16;            // c^16, float64
+  explicit BlockPowers16(double c) {
+    double power[17];
+    power[0] = 1.0;
+    for (size_t i = 1; i <= 16; ++i) power[i] = power[i - 1] * c;
+    alignas(64) float tail_lanes[16];
+    for (size_t i = 0; i < 16; ++i) tail_lanes[i] = static_cast<float>(power[16 - i]);
+    c1 = _mm512_set1_ps(static_cast<float>(power[1]));
+    c2 = _mm512_set1_ps(static_cast<float>(power[2]));
+    c4 = _mm512_set1_ps(static_cast<float>(power[4]));
+    c8 = _mm512_set1_ps(static_cast<float>(power[8]));
+    tail = _mm512_load_ps(tail_lanes);
+    c16 = _mm_set_sd(power[16]);
+  }
+};
+
+/// Lane i of the result: x_{i+s}, or 0 past the last lane.
+template <int s>
+inline __m512 ShiftDown(__m512 x) {
+  return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_setzero_si512(), _mm512_castps_si512(x), s));
+}
+
+/// x_i = Σ_{k<16-i} c^k a_{i+k} of one block of 16.
+inline __m512 BlockSums16(__m512 x, const BlockPowers16& k) {
+  x = _mm512_fmadd_ps(k.c1, ShiftDown<1>(x), x);
+  x = _mm512_fmadd_ps(k.c2, ShiftDown<2>(x), x);
+  x = _mm512_fmadd_ps(k.c4, ShiftDown<4>(x), x);
+  return _mm512_fmadd_ps(k.c8, ShiftDown<8>(x), x);
+}
+
+/// The float64 carry (lane 0) broadcast as float32, for y = x + tail · carry.
+inline __m512 CarryLanes16(__m128d carry) { return _mm512_broadcastss_ps(_mm_cvtsd_ss(_mm_setzero_ps(), carry)); }
+
+/// y_b = x_0 + c^16 y_{b+16}: the carry into the next block down.
+inline __m128d NextCarry16(const BlockPowers16& k, __m128d carry, __m512 x) {
+  return _mm_fmadd_sd(k.c16, carry, _mm_cvtss_sd(_mm_setzero_pd(), _mm512_castps512_ps128(x)));
+}
+
 #endif
 
 }  // namespace rlcore::simd

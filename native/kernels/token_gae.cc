@@ -97,14 +97,10 @@ struct MaskedOp {
 };
 
 #if RLCORE_SCAN_SIMD
-// PlainOp's scan, 16 tokens per step. With c = γλ constant along a sequence, a block of 16
-// tokens [b, b + 16) is
-//   y_{b+i} = x_i + c^{16-i} y_{b+16},   x_i = Σ_{k<16-i} c^k δ_{b+i+k},
-// where the block sums x come from four shifted fmas in float32 (Hillis & Steele 1986
-// doubling; δ is formed in float32 from the float32 inputs, as in gae's vector path), and the
-// chain from block to block is carried in float64: y_b = x_0 + c^16 y_{b+16}, one scalar fma
-// per 16 tokens. Only sums of at most 16 terms are float32; the running value along the
-// sequence, however long, is float64. Returns are A + V in float32, as gae's.
+// PlainOp's scan, 16 tokens per step: with c = γλ constant along a sequence, the block scan of
+// simd_scan.h (block sums in float32, the value carried along the sequence in float64), on δ
+// formed in float32 from the float32 inputs (as in gae's vector path). Returns are A + V in
+// float32, as gae's.
 // Out of cache (PlainScanStream), the inputs are prefetched this many tokens ahead of the (descending)
 // scan, and the outputs are staged in L1 in chunks of kStageTokens and streamed out in ascending
 // order: streaming stores issued in descending order, 16 bytes at a time (V8's large arrays start
@@ -118,40 +114,8 @@ void StreamOut(float* dst, const float* stage, size_t n) {
   for (size_t k = 0; k < n; k += 16) simd::Store16(dst + k, _mm512_load_ps(stage + k), true);
 }
 
-// The powers of c = γλ every sequence of a call shares (computed once per call, in float64,
-// then rounded).
-struct ScanPowers {
-  __m512 c1, c2, c4, c8;  // c, c^2, c^4, c^8 in every lane
-  __m512 tail;            // lane i: c^(16-i)
-  __m128d c16;            // c^16, float64
-  explicit ScanPowers(double c) {
-    double power[17];
-    power[0] = 1.0;
-    for (size_t i = 1; i <= 16; ++i) power[i] = power[i - 1] * c;
-    alignas(64) float tail_lanes[16];
-    for (size_t i = 0; i < 16; ++i) tail_lanes[i] = static_cast<float>(power[16 - i]);
-    c1 = _mm512_set1_ps(static_cast<float>(power[1]));
-    c2 = _mm512_set1_ps(static_cast<float>(power[2]));
-    c4 = _mm512_set1_ps(static_cast<float>(power[4]));
-    c8 = _mm512_set1_ps(static_cast<float>(power[8]));
-    tail = _mm512_load_ps(tail_lanes);
-    c16 = _mm_set_sd(power[16]);
-  }
-};
-
-// Lane i of the result: x_{i+s}, or 0 past the last lane.
-template <int s>
-inline __m512 ShiftDown(__m512 x) {
-  return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_setzero_si512(), _mm512_castps_si512(x), s));
-}
-
-// x_i = Σ_{k<16-i} c^k d_{i+k} of one block of 16 (see above).
-inline __m512 BlockSums(__m512 x, const ScanPowers& k) {
-  x = _mm512_fmadd_ps(k.c1, ShiftDown<1>(x), x);
-  x = _mm512_fmadd_ps(k.c2, ShiftDown<2>(x), x);
-  x = _mm512_fmadd_ps(k.c4, ShiftDown<4>(x), x);
-  return _mm512_fmadd_ps(k.c8, ShiftDown<8>(x), x);
-}
+// The powers of c = γλ every sequence of a call shares (computed once per call).
+using ScanPowers = simd::BlockPowers16;
 
 // The last len % 16 tokens of op's sequence, one by one in float64; returns y before them.
 inline __m128d PlainHead(const PlainOp& op) {
@@ -179,15 +143,15 @@ inline BlockSumsOf PlainSums(const PlainOp& op, const ScanPowers& k, size_t b, b
   __m512 d = kRewards ? _mm512_sub_ps(_mm512_fmadd_ps(g, v_next, _mm512_loadu_ps(op.r + b)), v)
                       : _mm512_fmsub_ps(g, v_next, v);
   if (last) d = _mm512_mask_add_ps(d, 0x8000, d, _mm512_set1_ps(static_cast<float>(op.R)));
-  return {v, BlockSums(d, k)};
+  return {v, simd::BlockSums16(d, k)};
 }
 
 // The rest, given y after the block in `carry` (float64, lane 0), which receives y_b. A goes to
 // adv[0, 16) and, when kReturns, G = A + V to ret[0, 16).
 template <bool kReturns>
 inline void PlainFinish(const ScanPowers& k, const BlockSumsOf& s, __m128d& carry, float* adv, float* ret) {
-  const __m512 a16 = _mm512_fmadd_ps(k.tail, _mm512_broadcastss_ps(_mm_cvtsd_ss(_mm_setzero_ps(), carry)), s.x);
-  carry = _mm_fmadd_sd(k.c16, carry, _mm_cvtss_sd(_mm_setzero_pd(), _mm512_castps512_ps128(s.x)));
+  const __m512 a16 = _mm512_fmadd_ps(k.tail, simd::CarryLanes16(carry), s.x);
+  carry = simd::NextCarry16(k, carry, s.x);
   _mm512_storeu_ps(adv, a16);
   if (kReturns) _mm512_storeu_ps(ret, _mm512_add_ps(a16, s.v));
 }
