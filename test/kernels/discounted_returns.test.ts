@@ -27,6 +27,34 @@ function code(f: () => unknown): string {
 }
 
 describe('discountedReturns', () => {
+  it('one long column with a scalar γ (16-step block path): reference, and NaN stays in its episode', () => {
+    for (const T of [15, 16, 17, 1000, 100_003]) {
+      for (const gamma of [0, 0.5, 0.99, 1]) {
+        for (const [pTerm, pTrunc] of [[0, 0], [0.02, 0], [0.01, 0.01], [0.5, 0.2]]) {
+          const b = batch(T, 1, T + pTerm * 100, pTerm, pTrunc);
+          for (const withFinal of [true, false]) {
+            const o = { ...b, finalValues: withFinal ? b.finalValues : undefined, gamma: Math.fround(gamma) };
+            const got = discountedReturns({ shape: [T, 1], ...o });
+            expectClose(got.returns, discountedReturnsRef({ T, N: 1, ...o }), 1e-5, gamma === 1 ? 1e-3 : 1e-4);
+          }
+        }
+      }
+    }
+    // A NaN reward reaches the earlier steps of its episode and no others, as in the reference
+    // (which restarts the sum at every episode end).
+    const T = 200;
+    const terminated = new Uint8Array(T);
+    terminated[49] = 1;
+    const rewards = new Float32Array(T).fill(1);
+    rewards[120] = NaN;
+    const got = discountedReturns({ shape: [T, 1], rewards, terminated, gamma: 0.9 }).returns;
+    const want = discountedReturnsRef({ T, N: 1, rewards, terminated, gamma: Math.fround(0.9) });
+    for (let t = 0; t < T; t++) {
+      expect(Number.isNaN(got[t])).toBe(t >= 50 && t <= 120);
+      expect(Number.isNaN(want[t])).toBe(t >= 50 && t <= 120);
+    }
+  });
+
   it('matches the reference on random shapes, flags and parameters', () => {
     fc.assert(
       fc.property(
