@@ -87,7 +87,7 @@ struct DiscountedReturnsScan {
       const float boot = (trunc && p.final_values) ? p.final_values[i] : 0.f;
       const double a = static_cast<double>(p.rewards[i]) + static_cast<double>(g) * boot;
       const double c = (term || trunc) ? 0.f : g;
-      y = a + c * y;
+      y = (term || trunc) ? a : a + c * y;  // an episode end restarts the sum (a NaN after it stays there)
       if constexpr (kWrite) p.returns[i] = static_cast<float>(y);
       else C *= c;
     }
