@@ -13,6 +13,21 @@ import { bootstrapBatch, expectClose, randomF32, rng } from '../helpers.js';
 
 const batch = bootstrapBatch;
 
+/** Runs `run` with 1, 2 and 3 threads: the first result matches `want`, the others it bit for bit. */
+function expectSameAcrossThreads(run: () => Float32Array, want: ArrayLike<number>): void {
+  const runs = [1, 2, 3].map((threads) => {
+    setNumThreads(threads);
+    try {
+      return run();
+    } finally {
+      setNumThreads(2);
+    }
+  });
+  expectClose(runs[0], want, 1e-5, 1e-4);
+  expect(Array.from(runs[1])).toEqual(Array.from(runs[0]));
+  expect(Array.from(runs[2])).toEqual(Array.from(runs[0]));
+}
+
 describe('nstepReturns block decomposition', () => {
   it('matches the direct window sums on random shapes, episode patterns, n and γ kinds', () => {
     fc.assert(
@@ -121,18 +136,7 @@ describe('nstepReturns block decomposition', () => {
     for (const [T, n] of [[100_003, 5], [65_541, 64], [40_000, 65], [9, 1], [20, 13]] as const) {
       const b = batch(T, 1, T + n, 0.01, 0.005);
       const want = nstepReturnsRef({ T, N: 1, ...b, gamma: Math.fround(0.99), n });
-      const runs: Float32Array[] = [];
-      for (const threads of [1, 2, 3]) {
-        setNumThreads(threads);
-        try {
-          runs.push(nstepReturns({ shape: [T, 1], ...b, gamma: 0.99, n }).returns);
-        } finally {
-          setNumThreads(2);
-        }
-      }
-      expectClose(runs[0], want, 1e-5, 1e-4);
-      expect(Array.from(runs[1])).toEqual(Array.from(runs[0]));
-      expect(Array.from(runs[2])).toEqual(Array.from(runs[0]));
+      expectSameAcrossThreads(() => nstepReturns({ shape: [T, 1], ...b, gamma: 0.99, n }).returns, want);
     }
   });
 
@@ -143,18 +147,7 @@ describe('nstepReturns block decomposition', () => {
       const gamma = kind === 'scalar' ? Math.fround(0.97) : Float32Array.from({ length: kind === 'perStep' ? T : T * N }, () => rand());
       const o = { rewards: b.rewards, values: b.values, terminated: b.terminated };
       const want = nstepReturnsRef({ T, N, ...o, gamma, n });
-      const runs: Float32Array[] = [];
-      for (const threads of [1, 2, 3]) {
-        setNumThreads(threads);
-        try {
-          runs.push(nstepReturns({ shape: [T, N], ...o, gamma, n }).returns);
-        } finally {
-          setNumThreads(2);
-        }
-      }
-      expectClose(runs[0], want, 1e-5, 1e-4);
-      expect(Array.from(runs[1])).toEqual(Array.from(runs[0]));
-      expect(Array.from(runs[2])).toEqual(Array.from(runs[0]));
+      expectSameAcrossThreads(() => nstepReturns({ shape: [T, N], ...o, gamma, n }).returns, want);
     }
   });
 
@@ -198,18 +191,7 @@ describe('nstepReturns block decomposition', () => {
       for (let i = 0; i + N < T * N; i++) if (b.terminated[i] || b.truncated[i]) b.rewards[i + N] = NaN;
       const gamma = kind === 'scalar' ? Math.fround(0.98) : Float32Array.from({ length: kind === 'perStep' ? T : T * N }, () => rand());
       const want = nstepReturnsRef({ T, N, ...b, gamma, n });
-      const runs: Float32Array[] = [];
-      for (const threads of [1, 2, 3]) {
-        setNumThreads(threads);
-        try {
-          runs.push(nstepReturns({ shape: [T, N], ...b, gamma, n }).returns);
-        } finally {
-          setNumThreads(2);
-        }
-      }
-      expectClose(runs[0], want, 1e-5, 1e-4);
-      expect(Array.from(runs[1])).toEqual(Array.from(runs[0]));
-      expect(Array.from(runs[2])).toEqual(Array.from(runs[0]));
+      expectSameAcrossThreads(() => nstepReturns({ shape: [T, N], ...b, gamma, n }).returns, want);
     }
   });
 });
