@@ -144,14 +144,9 @@ Napi::Value DiscountedReturnsBinding(const Napi::CallbackInfo& info) {
 void DiscountedOneColumn(const DiscountedReturnsProblem& p) {
   const size_t T = p.T, head = T % 16;
   const float g = p.gamma.scalar;
-  double y = p.last_values ? p.last_values[0] : 0.0;
-  for (size_t t = T; t-- > T - head;) {  // the last T mod 16 steps, as Column does
-    const bool term = p.terminated && p.terminated[t], trunc = p.truncated && p.truncated[t];
-    const float boot = (trunc && p.final_values) ? p.final_values[t] : 0.f;
-    const double a = static_cast<double>(p.rewards[t]) + static_cast<double>(g) * boot;
-    y = a + static_cast<double>((term || trunc) ? 0.f : g) * y;
-    p.returns[t] = static_cast<float>(y);
-  }
+  const DiscountedReturnsScan scan{p};
+  double y = scan.Boundary(0);
+  scan.Column<true>(0, T - head, T, &y, nullptr);  // the last T mod 16 steps, one by one
   const simd::BlockPowers16 k(g);
   const __m512 gv = _mm512_set1_ps(g);
   __m128d carry = _mm_set_sd(y);
