@@ -1,5 +1,5 @@
 import { discountedReturns } from '../src/index.js';
-import { timeIt, type BenchRow } from './harness.js';
+import { timeKernel, type BenchRow } from './harness.js';
 
 function tsDiscountedReturns(T: number, N: number, r: Float32Array, term: Uint8Array, last: Float32Array, ret: Float32Array, gamma: number): void {
   const acc = Float64Array.from(last);
@@ -23,10 +23,9 @@ export default function bench(): BenchRow[] {
     const out = { returns: new Float32Array(TN) };
     const bytes = TN * (4 + 1 + 4); // read r, term; write returns
     const size = `T=${T} N=${N}`;
-    const native = timeIt(() => discountedReturns({ shape: [T, N], rewards: r, terminated: term, lastValues: last, out, device: 'cpu' }));
-    rows.push({ kernel: 'discountedReturns', size, impl: 'native cpu', elements: TN, bytes, seconds: native });
-    const ts = timeIt(() => tsDiscountedReturns(T, N, r, term, last, out.returns, 0.99));
-    rows.push({ kernel: 'discountedReturns', size, impl: 'ts loop', elements: TN, bytes, seconds: ts });
+    const native = (): unknown => discountedReturns({ shape: [T, N], rewards: r, terminated: term, lastValues: last, out, device: 'cpu' });
+    const ts = (): void => tsDiscountedReturns(T, N, r, term, last, out.returns, 0.99);
+    rows.push(...timeKernel('discountedReturns', size, TN, bytes, native, ts)); // interleaved rounds
   }
   return rows;
 }

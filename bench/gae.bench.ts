@@ -1,5 +1,5 @@
 import { gae } from '../src/index.js';
-import { timeIt, type BenchRow } from './harness.js';
+import { timeKernel, type BenchRow } from './harness.js';
 
 function tsGae(T: number, N: number, r: Float32Array, v: Float32Array, term: Uint8Array, last: Float32Array, adv: Float32Array, ret: Float32Array, gamma: number, lambda: number): void {
   const acc = new Float64Array(N);
@@ -28,10 +28,9 @@ export default function bench(): BenchRow[] {
     const out = { advantages: new Float32Array(TN), returns: new Float32Array(TN) };
     const bytes = TN * (4 + 4 + 1 + 4 + 4); // read r, v, term; write adv, ret
     const size = `T=${T} N=${N}`;
-    const native = timeIt(() => gae({ shape: [T, N], rewards: r, values: v, terminated: term, lastValues: last, out, device: 'cpu' }));
-    rows.push({ kernel: 'gae', size, impl: 'native cpu', elements: TN, bytes, seconds: native });
-    const ts = timeIt(() => tsGae(T, N, r, v, term, last, out.advantages, out.returns, 0.99, 0.95));
-    rows.push({ kernel: 'gae', size, impl: 'ts loop', elements: TN, bytes, seconds: ts });
+    const native = (): unknown => gae({ shape: [T, N], rewards: r, values: v, terminated: term, lastValues: last, out, device: 'cpu' });
+    const ts = (): void => tsGae(T, N, r, v, term, last, out.advantages, out.returns, 0.99, 0.95);
+    rows.push(...timeKernel('gae', size, TN, bytes, native, ts)); // interleaved rounds
   }
   return rows;
 }

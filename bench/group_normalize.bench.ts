@@ -1,5 +1,5 @@
 import { groupNormalize } from '../src/index.js';
-import { timeIt, type BenchRow } from './harness.js';
+import { timeKernel, type BenchRow } from './harness.js';
 
 // Plain TS loop for 'grpo' with group ids: per-group sums, squared deviations, then the write.
 function tsGroupNormalize(r: Float32Array, ids: Int32Array, numGroups: number, adv: Float32Array, eps: number): void {
@@ -35,12 +35,9 @@ export default function bench(): BenchRow[] {
     const out = { advantages: new Float32Array(B), zeroGroups: new Uint8Array(numGroups) };
     const bytes = B * 8 + (idKind ? B * 4 : 0) + numGroups; // read r (and ids), write adv, zero flags
     const size = idKind === 'sorted' ? `B=${B} G~${G} ids sorted` : `B=${B} G=${G}${idKind ? ' ids ' + idKind : ''}`;
-    const native = timeIt(() =>
-      idKind ? groupNormalize({ rewards: r, groupIds: ids, numGroups, out, device: 'cpu' }) : groupNormalize({ rewards: r, groupSize: G, out, device: 'cpu' }),
-    );
-    rows.push({ kernel: 'groupNormalize', size, impl: 'native cpu', elements: B, bytes, seconds: native });
-    const ts = timeIt(() => tsGroupNormalize(r, ids, numGroups, out.advantages, 1e-6));
-    rows.push({ kernel: 'groupNormalize', size, impl: 'ts loop', elements: B, bytes, seconds: ts });
+    const native = (): unknown => idKind ? groupNormalize({ rewards: r, groupIds: ids, numGroups, out, device: 'cpu' }) : groupNormalize({ rewards: r, groupSize: G, out, device: 'cpu' });
+    const ts = (): void => tsGroupNormalize(r, ids, numGroups, out.advantages, 1e-6);
+    rows.push(...timeKernel('groupNormalize', size, B, bytes, native, ts)); // interleaved rounds
   }
   return rows;
 }

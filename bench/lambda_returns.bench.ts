@@ -1,5 +1,5 @@
 import { lambdaReturns } from '../src/index.js';
-import { timeIt, type BenchRow } from './harness.js';
+import { timeKernel, type BenchRow } from './harness.js';
 
 function tsLambdaReturns(T: number, N: number, r: Float32Array, v: Float32Array, term: Uint8Array, last: Float32Array, ret: Float32Array, gamma: number, lambda: number): void {
   const acc = new Float64Array(N);
@@ -27,10 +27,9 @@ export default function bench(): BenchRow[] {
     const out = { returns: new Float32Array(TN) };
     const bytes = TN * (4 + 4 + 1 + 4); // read r, v, term; write returns
     const size = `T=${T} N=${N}`;
-    const native = timeIt(() => lambdaReturns({ shape: [T, N], rewards: r, values: v, terminated: term, lastValues: last, out, device: 'cpu' }));
-    rows.push({ kernel: 'lambdaReturns', size, impl: 'native cpu', elements: TN, bytes, seconds: native });
-    const ts = timeIt(() => tsLambdaReturns(T, N, r, v, term, last, out.returns, 0.99, 0.95));
-    rows.push({ kernel: 'lambdaReturns', size, impl: 'ts loop', elements: TN, bytes, seconds: ts });
+    const native = (): unknown => lambdaReturns({ shape: [T, N], rewards: r, values: v, terminated: term, lastValues: last, out, device: 'cpu' });
+    const ts = (): void => tsLambdaReturns(T, N, r, v, term, last, out.returns, 0.99, 0.95);
+    rows.push(...timeKernel('lambdaReturns', size, TN, bytes, native, ts)); // interleaved rounds
   }
   return rows;
 }

@@ -1,5 +1,5 @@
 import { whiten } from '../src/index.js';
-import { timeIt, type BenchRow } from './harness.js';
+import { timeKernel, type BenchRow } from './harness.js';
 
 // Plain TS loop: two-pass mean/std in float64, then the normalised write.
 function tsWhiten(x: Float32Array, mask: Uint8Array | undefined, out: Float32Array, eps: number): void {
@@ -20,10 +20,9 @@ export default function bench(): BenchRow[] {
     const out = new Float32Array(n);
     const bytes = n * (8 + (masked ? 1 : 0)); // read x (and mask), write out
     const size = `n=${n}${masked ? ' mask' : ''}`;
-    const native = timeIt(() => whiten({ x, mask, out, device: 'cpu' }));
-    rows.push({ kernel: 'whiten', size, impl: 'native cpu', elements: n, bytes, seconds: native });
-    const ts = timeIt(() => tsWhiten(x, mask, out, 1e-8));
-    rows.push({ kernel: 'whiten', size, impl: 'ts loop', elements: n, bytes, seconds: ts });
+    const native = (): unknown => whiten({ x, mask, out, device: 'cpu' });
+    const ts = (): void => tsWhiten(x, mask, out, 1e-8);
+    rows.push(...timeKernel('whiten', size, n, bytes, native, ts)); // interleaved rounds
   }
   return rows;
 }

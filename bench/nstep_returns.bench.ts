@@ -1,5 +1,5 @@
 import { nstepReturns } from '../src/index.js';
-import { timeIt, type BenchRow } from './harness.js';
+import { timeKernel, type BenchRow } from './harness.js';
 
 const STEPS = 5;
 
@@ -31,10 +31,9 @@ export default function bench(): BenchRow[] {
     const out = { returns: new Float32Array(TN) };
     const bytes = TN * (4 + 4 + 1 + 4); // read r, v, term; write returns
     const size = `T=${T} N=${N} n=${STEPS}`;
-    const native = timeIt(() => nstepReturns({ shape: [T, N], rewards: r, values: v, terminated: term, lastValues: last, n: STEPS, out, device: 'cpu' }));
-    rows.push({ kernel: 'nstepReturns', size, impl: 'native cpu', elements: TN, bytes, seconds: native });
-    const ts = timeIt(() => tsNstepReturns(T, N, r, v, term, last, out.returns, 0.99, STEPS));
-    rows.push({ kernel: 'nstepReturns', size, impl: 'ts loop', elements: TN, bytes, seconds: ts });
+    const native = (): unknown => nstepReturns({ shape: [T, N], rewards: r, values: v, terminated: term, lastValues: last, n: STEPS, out, device: 'cpu' });
+    const ts = (): void => tsNstepReturns(T, N, r, v, term, last, out.returns, 0.99, STEPS);
+    rows.push(...timeKernel('nstepReturns', size, TN, bytes, native, ts)); // interleaved rounds
   }
   return rows;
 }

@@ -1,5 +1,5 @@
 import { tokenGae } from '../src/index.js';
-import { timeIt, type BenchRow } from './harness.js';
+import { timeKernel, type BenchRow } from './harness.js';
 
 // Plain TS loop over a packed batch: the baseline.
 function tsTokenGae(lengths: Int32Array, r: Float32Array, term: Float32Array, v: Float32Array, adv: Float32Array, ret: Float32Array, gamma: number, lambda: number): void {
@@ -29,10 +29,9 @@ export default function bench(): BenchRow[] {
     const out = { advantages: new Float32Array(n), returns: new Float32Array(n) };
     const bytes = n * 16 + B * 8; // read r, v; write adv, ret; read lengths, terminal rewards
     const size = `B=${B} T=${T}`;
-    const native = timeIt(() => tokenGae({ lengths, rewards: r, terminalRewards: term, values: v, gamma: 1, lambda: 0.95, out, device: 'cpu' }));
-    rows.push({ kernel: 'tokenGae', size, impl: 'native cpu', elements: n, bytes, seconds: native });
-    const ts = timeIt(() => tsTokenGae(lengths, r, term, v, out.advantages, out.returns, 1, 0.95));
-    rows.push({ kernel: 'tokenGae', size, impl: 'ts loop', elements: n, bytes, seconds: ts });
+    const native = (): unknown => tokenGae({ lengths, rewards: r, terminalRewards: term, values: v, gamma: 1, lambda: 0.95, out, device: 'cpu' });
+    const ts = (): void => tsTokenGae(lengths, r, term, v, out.advantages, out.returns, 1, 0.95);
+    rows.push(...timeKernel('tokenGae', size, n, bytes, native, ts)); // interleaved rounds
   }
   return rows;
 }

@@ -1,5 +1,5 @@
 import { vtrace } from '../src/index.js';
-import { timeIt, type BenchRow } from './harness.js';
+import { timeKernel, type BenchRow } from './harness.js';
 
 function tsVtrace(T: number, N: number, r: Float32Array, v: Float32Array, term: Uint8Array, logRhos: Float32Array, last: Float32Array, vs: Float32Array, pg: Float32Array, gamma: number): void {
   const acc = new Float64Array(N);
@@ -31,10 +31,9 @@ export default function bench(): BenchRow[] {
     const out = { vs: new Float32Array(TN), pgAdvantages: new Float32Array(TN) };
     const bytes = TN * (4 + 4 + 1 + 4 + 4 + 4); // read r, v, term, logRhos; write vs, pgAdvantages
     const size = `T=${T} N=${N}`;
-    const native = timeIt(() => vtrace({ shape: [T, N], rewards: r, values: v, terminated: term, logRhos, lastValues: last, out, device: 'cpu' }));
-    rows.push({ kernel: 'vtrace', size, impl: 'native cpu', elements: TN, bytes, seconds: native });
-    const ts = timeIt(() => tsVtrace(T, N, r, v, term, logRhos, last, out.vs, out.pgAdvantages, 0.99));
-    rows.push({ kernel: 'vtrace', size, impl: 'ts loop', elements: TN, bytes, seconds: ts });
+    const native = (): unknown => vtrace({ shape: [T, N], rewards: r, values: v, terminated: term, logRhos, lastValues: last, out, device: 'cpu' });
+    const ts = (): void => tsVtrace(T, N, r, v, term, logRhos, last, out.vs, out.pgAdvantages, 0.99);
+    rows.push(...timeKernel('vtrace', size, TN, bytes, native, ts)); // interleaved rounds
   }
   return rows;
 }
