@@ -48,7 +48,9 @@ export interface TokenGaeResult {
   returns: Float32Array;
 }
 
-function prepare(o: TokenGaeOptions): { args: unknown[]; result: TokenGaeResult } {
+// Checks the options and calls the native kernel (async: on a worker, returning its promise).
+// The arguments are passed one by one, not spread from an array: in cache that is ~5% of a call.
+function run(o: TokenGaeOptions, async: boolean): { done: unknown; result: TokenGaeResult } {
   const k = 'tokenGae';
   if (o === null || typeof o !== 'object') {
     throw new RlcoreError('ERR_ARG', `${k}: expected an options object; received ${o === null ? 'null' : typeof o}`);
@@ -98,10 +100,8 @@ function prepare(o: TokenGaeOptions): { args: unknown[]; result: TokenGaeResult 
   const returns = outArray(k, 'out.returns', o.out?.returns, Float32Array, total, tshape);
   // Outputs sharing memory with an input or with each other are rejected natively.
   const useCuda = resolveDevice(o.device) === 'cuda';
-  return {
-    args: [lengths, offsets, packed ? undefined : B, L, mask, rewards, terminalRewards, values, gamma, lambda, advantages, returns, useCuda],
-    result: { advantages, returns },
-  };
+  const done: unknown = native().tokenGae(lengths, offsets, packed ? undefined : B, L, mask, rewards, terminalRewards, values, gamma, lambda, advantages, returns, useCuda, async);
+  return { done, result: { advantages, returns } };
 }
 
 /**
@@ -133,14 +133,12 @@ function prepare(o: TokenGaeOptions): { args: unknown[]; result: TokenGaeResult 
  * ```
  */
 export function tokenGae(options: TokenGaeOptions): TokenGaeResult {
-  const { args, result } = prepare(options);
-  native().tokenGae(...args, false);
-  return result;
+  return run(options, false).result;
 }
 
 /** {@link tokenGae} on a libuv worker thread: the event loop stays free. Do not touch the arrays until it settles. */
 export async function tokenGaeAsync(options: TokenGaeOptions): Promise<TokenGaeResult> {
-  const { args, result } = prepare(options);
-  await native().tokenGae(...args, true);
+  const { done, result } = run(options, true);
+  await done;
   return result;
 }
