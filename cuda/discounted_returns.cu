@@ -4,7 +4,8 @@
 //   G_t = r_t + γ_t (1 - done_t) G_{t+1} + trunc_t γ_t V(final obs_t),   G_T = lastValues (or 0)
 //
 // as the reverse affine scan of cuda/scan.cuh: a_t = r_t + trunc_t γ_t V(final obs_t),
-// c_t = γ_t (1 - done_t). Without finalValues a truncated step bootstraps nothing.
+// c_t = γ_t (1 - done_t) (selects: an episode end does not read G_{t+1}). Without finalValues a
+// truncated step bootstraps nothing.
 #include <cuda_runtime.h>
 
 #include "../native/kernels/discounted_returns.h"

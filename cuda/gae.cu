@@ -6,7 +6,9 @@
 //   A_t   = δ_t + γ_t λ_t (1 - done_t) A_{t+1},   done_t = term_t | trunc_t,   A_T = 0
 //   G_t   = A_t + V(s_t)
 //
-// as the reverse affine scan of cuda/scan.cuh with a = δ_t and c = γ_t λ_t (1 - done_t).
+// as the reverse affine scan of cuda/scan.cuh with a = δ_t and c = γ_t λ_t (1 - done_t); the
+// factors (1 - term_t), (1 - done_t) are selects: a terminated step does not read v'_t, and an
+// episode end does not read A_{t+1}, so NaN or Inf in a later episode stays there.
 #include <cuda_runtime.h>
 
 #include "../native/kernels/gae.h"
@@ -38,17 +40,17 @@ struct GaeOp {
     const size_t i = t * N + n;
     const bool term = terminated != nullptr && Ldg(terminated + i) != 0;
     const bool trunc = truncated != nullptr && Ldg(truncated + i) != 0;
-    float v_next;
-    if (next_values) v_next = Ldg(next_values + i);
-    else if (t + 1 < T) v_next = Ldg(values + i + N);
-    else v_next = last_values ? Ldg(last_values + n) : 0.f;
-    // With nextValues given, truncated steps already carry V(final observation).
-    const float boot = (trunc && final_values) ? Ldg(final_values + i) : v_next;
-    const float g = gamma.At(t, n), l = lambda.At(t, n);
-    const float live = term ? 0.f : 1.f;
-    const float cont = (term || trunc) ? 0.f : 1.f;
-    a = static_cast<double>(Ldg(rewards + i)) + static_cast<double>(g * live) * boot - Ldg(values + i);
-    c = static_cast<double>(g * l * cont);
+    float boot = 0.f;  // v'_t, not read at terminations
+    if (!term) {
+      // With nextValues given, truncated steps already carry V(final observation).
+      if (trunc && final_values) boot = Ldg(final_values + i);
+      else if (next_values) boot = Ldg(next_values + i);
+      else if (t + 1 < T) boot = Ldg(values + i + N);
+      else if (last_values) boot = Ldg(last_values + n);
+    }
+    const float g = gamma.At(t, n);
+    a = static_cast<double>(Ldg(rewards + i)) + static_cast<double>(g) * boot - Ldg(values + i);
+    c = (term || trunc) ? 0.0 : static_cast<double>(g * lambda.At(t, n));
   }
 
   __host__ __device__ void Write(size_t t, size_t n, double y) const {

@@ -5,7 +5,8 @@
 //   G_t  = r_t + γ_t (1 - term_t) [ (1 - λ'_t) v'_t + λ'_t G_{t+1} ]
 //
 // as the reverse affine scan of cuda/scan.cuh: a_t = r_t + γ_t (1 - term_t)(1 - λ'_t) v'_t,
-// c_t = γ_t λ'_t.
+// c_t = γ_t λ'_t; (1 - term_t) and (1 - done_t) are selects (a terminated step does not read v'_t),
+// so NaN or Inf in a later episode stays there.
 #include <cuda_runtime.h>
 
 #include "../native/kernels/lambda_returns.h"
@@ -30,12 +31,11 @@ struct LambdaReturnsOp {
   __host__ __device__ void Coefs(size_t t, size_t n, double& a, double& c) const {
     const size_t i = t * next.N + n;
     const bool term = FlagAt(terminated, i), trunc = FlagAt(truncated, i);
-    const float boot = next.At(t, n, i, trunc);
+    const float boot = term ? 0.f : next.At(t, n, i, trunc);  // not read at terminations
     const float g = gamma.At(t, n);
-    const float g_live = term ? 0.f : g;
     const float not_last = t + 1 < next.T ? 1.f : 0.f;
     const double lam = (term || trunc) ? 0.f : lambda.At(t, n) * not_last;  // λ'_t
-    a = static_cast<double>(Ldg(rewards + i)) + static_cast<double>(g_live) * (1.0 - lam) * boot;
+    a = static_cast<double>(Ldg(rewards + i)) + static_cast<double>(g) * (1.0 - lam) * boot;
     c = static_cast<double>(g) * lam;
   }
   __host__ __device__ void Write(size_t t, size_t n, double y) const { returns[t * next.N + n] = static_cast<float>(y); }

@@ -5,6 +5,8 @@
 //
 // with m = min(n, steps up to and including the first episode end at or after t, T - t). Not a
 // scan: one thread per element walks its own window (neighbouring threads share it in cache).
+// Episodes are isolated as on the CPU: the walk stops at the first episode end, and v' enters only
+// by a select (never 0 * v' at a termination), so NaN/Inf in a later episode reach no earlier output.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -38,7 +40,8 @@ __host__ __device__ __forceinline__ float NstepAt(const NstepArgs& p, size_t i) 
     const size_t s = t + k, j = i + k * N;
     const bool term = FlagAt(p.terminated, j), trunc = FlagAt(p.truncated, j);
     const bool end = term || trunc || k + 1 == m;
-    // The bootstrap term Γ_{t,k+1} (1 - term) v' enters only at the window's end.
+    // The bootstrap term Γ_{t,k+1} v' enters only at the window's end, and not at a termination
+    // (selected, not multiplied by 1 - term: v' there belongs to the next episode).
     const float boot = (end && !term) ? p.next.At(s, n, j, trunc) : 0.f;
     const float g = p.gamma.At(s, n);
     acc += disc * (static_cast<double>(Ldg(p.rewards + j)) + static_cast<double>(g) * boot);

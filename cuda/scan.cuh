@@ -14,10 +14,11 @@
 // Coefs is called once per element in the walk path and twice in the tiled path (both passes).
 // Coefs(t, n) may read what Write(t, n) itself overwrites (every block computes all its
 // coefficients before it writes), but nothing that Write changes at other elements.
-// An op may declare `static constexpr bool kSegmented = true;`: then a step with c == 0 exactly
-// starts a new segment and ignores everything after it (y = a), so NaN or Inf in one segment
-// cannot reach another, as when the CPU scans the segments separately (token GAE packs many
-// sequences into one column). Without it, y = a + 0 * y[t+1] as on the CPU's columns.
+// A step with c == 0 exactly (an episode end; c >= 0 or NaN) gives y = a and ignores everything
+// after it, as on the CPU (native/core/scan.h): NaN or Inf in a later episode, or in a later
+// sequence of a packed column (token GAE), cannot reach it; within an episode NaN and Inf
+// propagate as IEEE arithmetic does. (`static constexpr bool kSegmented = true;`, which ops
+// declared when this was optional, is still accepted and changes nothing.)
 //
 // Device-level strategy (ReverseScan):
 // - Many columns (N >= kWalkMinColumns): one thread per column walks time backwards. Loads and
@@ -46,36 +47,63 @@
 
 namespace rlcore::cuda {
 
-/// The affine map y_before = A + C * y_after of a run of consecutive steps.
+/// The affine map y_before = A + C * y_after of a run of consecutive steps. A run holding a step
+/// with c == 0 does not depend on y_after: it is marked C = -0.0 (StepMap), which products with
+/// the C >= 0 of other maps keep. A product of c > 0 that underflows to +0 is no such mark: NaN
+/// or Inf in y_after still reaches y_before, as in the step-by-step scan (and on the CPU, CutsMap
+/// in native/core/scan.h), so the results do not depend on how the steps are grouped.
 struct __align__(16) Affine {
   double A, C;
 };
 
 __host__ __device__ __forceinline__ Affine AffineIdentity() { return Affine{0.0, 1.0}; }
 
-/// The map of the steps of `early` followed by those of `late`: early(late(y)). Segmented: an
-/// early map with C == 0 does not depend on y, so late is dropped (NaN/Inf in it included).
-template <bool kSegmented>
+/// Whether map m ignores y_after (see Affine).
+__host__ __device__ __forceinline__ bool Cuts(const Affine& m) { return m.C == 0.0 && copysign(1.0, m.C) < 0.0; }
+
+/// The map of one step (a, c).
+__host__ __device__ __forceinline__ Affine StepMap(double a, double c) { return Affine{a, c == 0.0 ? -0.0 : c}; }
+
+/// C x for the C of a map that does not cut: a product of c > 0 that underflowed to +0 still
+/// carries ±Inf (not 0 · Inf = NaN), as the step-by-step scan does (ApplyMap in native/core/scan.h).
+__host__ __device__ __forceinline__ double Scale(double C, double x) { return (C == 0.0 && isinf(x)) ? x : C * x; }
+
+/// The map of the steps of `early` followed by those of `late`: early(late(y)). An early map that
+/// ignores y drops late (NaN/Inf in it included).
 __host__ __device__ __forceinline__ Affine Then(const Affine& early, const Affine& late) {
-  if constexpr (kSegmented) {
-    if (early.C == 0.0) return early;
-  }
-  return Affine{early.A + early.C * late.A, early.C * late.C};
+  if (Cuts(early)) return early;
+  return Affine{early.A + Scale(early.C, late.A), early.C * late.C};
 }
 
-template <bool kSegmented>
-__host__ __device__ __forceinline__ double Apply(const Affine& m, double y) {
-  if constexpr (kSegmented) {
-    if (m.C == 0.0) return m.A;
-  }
-  return m.A + m.C * y;
+/// y_before = m(y_after) for a map m (see Affine).
+__host__ __device__ __forceinline__ double ApplyMap(const Affine& m, double y) { return Cuts(m) ? m.A : m.A + Scale(m.C, y); }
+
+/// One step: y = a where c == 0 (either sign), else a + c * y. (kSegmented: ignored, see the top.)
+template <bool kSegmented = true>
+__host__ __device__ __forceinline__ double Apply(const Affine& step, double y) {
+  return ApplyMap(StepMap(step.A, step.C), y);
 }
 
-/// Whether an op asks for segmented semantics (see the top of this file).
+/// Whether an op declares kSegmented (no longer needed, see the top of this file).
 template <class Op, class = void>
 struct IsSegmented : std::false_type {};
 template <class Op>
 struct IsSegmented<Op, std::void_t<decltype(Op::kSegmented)>> : std::bool_constant<Op::kSegmented> {};
+
+/// Ops whose Coefs give composed maps (A, C), not steps (a, c): CarryOp.
+template <class Op, class = void>
+struct IsMapOp : std::false_type {};
+template <class Op>
+struct IsMapOp<Op, std::void_t<decltype(Op::kMaps)>> : std::bool_constant<Op::kMaps> {};
+
+/// The map of element (t, n) of op.
+template <class Op>
+__device__ __forceinline__ Affine MapAt(const Op& op, size_t t, size_t n) {
+  double a, c;
+  op.Coefs(t, n, a, c);
+  if constexpr (IsMapOp<Op>::value) return Affine{a, c};
+  else return StepMap(a, c);
+}
 
 __device__ __forceinline__ Affine ShuffleDown(const Affine& m, unsigned delta) {
   return Affine{__shfl_down_sync(0xffffffffu, m.A, delta), __shfl_down_sync(0xffffffffu, m.C, delta)};
@@ -98,7 +126,7 @@ inline int TileColumns(size_t N) {
 
 /// Block-level piece: for a block whose thread k owns (column j = k % W, thread-row r = k / W) and
 /// whose thread-rows are consecutive runs of time, composes the per-thread maps of each column.
-template <int W, bool kSeg>
+template <int W>
 struct BlockColumnScan {
   static_assert(W >= 1 && W <= 32 && (W & (W - 1)) == 0, "W must be a power of two <= 32");
   struct TempStorage {
@@ -115,44 +143,43 @@ struct BlockColumnScan {
 #pragma unroll
     for (int offset = W; offset < 32; offset *= 2) {
       const Affine later = ShuffleDown(inclusive, offset);
-      if (lane + offset < 32) inclusive = Then<kSeg>(inclusive, later);
+      if (lane + offset < 32) inclusive = Then(inclusive, later);
     }
     Affine exclusive = ShuffleDown(inclusive, W);
     if (lane + W >= 32) exclusive = AffineIdentity();
     if (lane < W) tmp.warp_total[warp][j] = inclusive;  // the warp's first row covers the whole warp
     __syncthreads();
     Affine later_warps = AffineIdentity();
-    for (int w = kWarps - 1; w > warp; --w) later_warps = Then<kSeg>(tmp.warp_total[w][j], later_warps);
+    for (int w = kWarps - 1; w > warp; --w) later_warps = Then(tmp.warp_total[w][j], later_warps);
     Affine all = later_warps;
-    for (int w = warp; w >= 0; --w) all = Then<kSeg>(tmp.warp_total[w][j], all);
+    for (int w = warp; w >= 0; --w) all = Then(tmp.warp_total[w][j], all);
     *total = all;
-    return Then<kSeg>(exclusive, later_warps);
+    return Then(exclusive, later_warps);
   }
 };
 
-/// Computes (a, c) of the tile at (t0, n0) into shared memory in striped order: element
+/// Computes the maps (MapAt) of the tile at (t0, n0) into shared memory in striped order: element
 /// (step tl, column j) at index tl * W + j. Out-of-range elements get the identity map.
 template <int W, class Op>
 __device__ __forceinline__ void LoadTile(const Op& op, size_t T, size_t N, size_t t0, size_t n0, double* sa,
                                          double* sc) {
   for (int f = threadIdx.x; f < kTileItems; f += kThreads) {
     const size_t t = t0 + f / W, n = n0 + f % W;
-    double a = 0.0, c = 1.0;
-    if (t < T && n < N) op.Coefs(t, n, a, c);
-    sa[f] = a;
-    sc[f] = c;
+    const Affine m = (t < T && n < N) ? MapAt(op, t, n) : AffineIdentity();
+    sa[f] = m.A;
+    sc[f] = m.C;
   }
 }
 
 /// This thread's composed map over its kItems steps (blocked order).
-template <int W, bool kSeg>
+template <int W>
 __device__ __forceinline__ Affine ThreadMap(const double* sa, const double* sc) {
   const int j = threadIdx.x % W, r = threadIdx.x / W;
   Affine m = AffineIdentity();
 #pragma unroll
   for (int i = kItems - 1; i >= 0; --i) {
     const int f = (r * kItems + i) * W + j;
-    m = Then<kSeg>(Affine{sa[f], sc[f]}, m);
+    m = Then(Affine{sa[f], sc[f]}, m);
   }
   return m;
 }
@@ -161,14 +188,13 @@ __device__ __forceinline__ Affine ThreadMap(const double* sa, const double* sc) 
 template <int W, class Op>
 __global__ void __launch_bounds__(kThreads) TileAggregateKernel(Op op, size_t T, size_t N, size_t CT, Affine* agg) {
   __shared__ double sa[kTileItems], sc[kTileItems];
-  constexpr bool kSeg = IsSegmented<Op>::value;
-  __shared__ typename BlockColumnScan<W, kSeg>::TempStorage tmp;
+  __shared__ typename BlockColumnScan<W>::TempStorage tmp;
   constexpr size_t S = kTileItems / W;
   const size_t q = blockIdx.x / CT, n0 = (blockIdx.x % CT) * W;
   LoadTile<W>(op, T, N, q * S, n0, sa, sc);
   __syncthreads();
   Affine total;
-  BlockColumnScan<W, kSeg>{tmp}.ExclusiveReverse(ThreadMap<W, kSeg>(sa, sc), &total);
+  BlockColumnScan<W>{tmp}.ExclusiveReverse(ThreadMap<W>(sa, sc), &total);
   const size_t n = n0 + threadIdx.x;
   if (threadIdx.x < W && n < N) agg[q * N + n] = total;
 }
@@ -179,22 +205,21 @@ template <int W, class Op>
 __global__ void __launch_bounds__(kThreads) TileScanKernel(Op op, size_t T, size_t N, size_t Q, size_t CT,
                                                            const double* y_after) {
   __shared__ double sa[kTileItems], sc[kTileItems];
-  constexpr bool kSeg = IsSegmented<Op>::value;
-  __shared__ typename BlockColumnScan<W, kSeg>::TempStorage tmp;
+  __shared__ typename BlockColumnScan<W>::TempStorage tmp;
   constexpr size_t S = kTileItems / W;
   const size_t q = blockIdx.x / CT, n0 = (blockIdx.x % CT) * W;
   LoadTile<W>(op, T, N, q * S, n0, sa, sc);
   __syncthreads();
   Affine total;
-  const Affine after_me = BlockColumnScan<W, kSeg>{tmp}.ExclusiveReverse(ThreadMap<W, kSeg>(sa, sc), &total);
+  const Affine after_me = BlockColumnScan<W>{tmp}.ExclusiveReverse(ThreadMap<W>(sa, sc), &total);
   const int j = threadIdx.x % W, r = threadIdx.x / W;
   const size_t n = n0 + j;
   double y = 0.0;
-  if (n < N) y = Apply<kSeg>(after_me, q + 1 == Q ? op.Boundary(n) : y_after[(q + 1) * N + n]);
+  if (n < N) y = ApplyMap(after_me, q + 1 == Q ? op.Boundary(n) : y_after[(q + 1) * N + n]);
 #pragma unroll
   for (int i = kItems - 1; i >= 0; --i) {
     const int f = (r * kItems + i) * W + j;
-    y = Apply<kSeg>(Affine{sa[f], sc[f]}, y);
+    y = ApplyMap(Affine{sa[f], sc[f]}, y);
     sa[f] = y;  // each thread overwrites only its own elements
   }
   __syncthreads();
@@ -213,9 +238,7 @@ __global__ void __launch_bounds__(kThreads) ColumnWalkKernel(Op op, size_t T, si
 #pragma unroll 4
   for (size_t k = 0; k < T; ++k) {
     const size_t t = T - 1 - k;
-    double a, c;
-    op.Coefs(t, n, a, c);
-    y = Apply<IsSegmented<Op>::value>(Affine{a, c}, y);
+    y = ApplyMap(MapAt(op, t, n), y);
     op.Write(t, n, y);
   }
 }
@@ -230,9 +253,8 @@ __global__ void BoundaryKernel(Op op, size_t N, double* out) {
 
 /// The scan over tile maps that the tiled path recurses into: y'[q] = A_q + C_q y'[q + 1],
 /// y'[Q] = boundary; y'[q + 1] is then the value after tile q.
-template <bool kSeg>
 struct CarryOp {
-  static constexpr bool kSegmented = kSeg;
+  static constexpr bool kMaps = true;  // Coefs gives the tiles' maps (C = -0.0 marks, see Affine)
   const Affine* agg;
   const double* boundary;
   double* out;
@@ -273,7 +295,7 @@ void ReverseScanTiled(const Op& op, size_t T, size_t N, cudaStream_t stream) {
   double* boundary = y_after.as<double>() + Q * N;
   BoundaryKernel<<<GridFor(N, 256, 4096), 256, 0, stream>>>(op, N, boundary);
   RLCORE_CUDA_CHECK_LAUNCH("BoundaryKernel");
-  ReverseScan(CarryOp<IsSegmented<Op>::value>{agg.as<Affine>(), boundary, y_after.as<double>(), N}, Q, N, stream);
+  ReverseScan(CarryOp{agg.as<Affine>(), boundary, y_after.as<double>(), N}, Q, N, stream);
   TileScanKernel<W><<<blocks, kThreads, 0, stream>>>(op, T, N, Q, CT, y_after.as<double>());
   RLCORE_CUDA_CHECK_LAUNCH("TileScanKernel");
 }

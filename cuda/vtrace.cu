@@ -8,7 +8,8 @@
 //
 // vs comes from the reverse affine scan of cuda/scan.cuh; pgAdvantages from an elementwise pass
 // that reads the finished vs[t+1] (ṽ_{t+1} = vs_{t+1} inside an episode, v'_t at its end or at
-// the last step).
+// the last step). The (1 - term) and (1 - done) factors are selects (NaN or Inf in a later episode
+// never reaches an earlier one): c_t = 0 at an episode end, where the scan restarts (scan.cuh).
 #include <cuda_runtime.h>
 
 #include "../native/kernels/vtrace.h"
@@ -23,6 +24,10 @@ namespace {
 
 // min(clip, x) that lets a NaN x through (an unclipped NaN ratio must not look like ρ̄).
 __host__ __device__ __forceinline__ double ClipRatio(double x, double clip) { return clip < x ? clip : x; }
+
+// e^{logρ} (float64), 0 below -87.33654 as on the CPU (RatioExp in native/kernels/vtrace.cc: a ratio
+// under FLT_MIN is 0, so that c = 0 there and the scan cuts, as at an exact 0).
+__host__ __device__ __forceinline__ double Ratio(float log_rho) { return log_rho < -87.33654f ? 0.0 : exp(static_cast<double>(log_rho)); }
 
 struct VtraceArgs {
   const float* rewards;
@@ -42,15 +47,15 @@ struct VtraceOp {
   __host__ __device__ void Coefs(size_t t, size_t n, double& a, double& c) const {
     const size_t i = t * p.next.N + n;
     const bool term = FlagAt(p.terminated, i), trunc = FlagAt(p.truncated, i);
-    const float boot = p.next.At(t, n, i, trunc);
+    // Selects, not products with 0 (episode isolation, see native/kernels/vtrace.cc): v' is not
+    // read at a termination, and c = 0 exactly at every episode end (a NaN ratio included).
+    const float boot = term ? 0.f : p.next.At(t, n, i, trunc);
     const float g = p.gamma.At(t, n);
-    const float g_live = term ? 0.f : g;
-    const float g_lambda = (term || trunc) ? 0.f : g * p.lambda.At(t, n);
-    const double ratio = exp(static_cast<double>(Ldg(p.log_rhos + i)));
-    const double td = static_cast<double>(Ldg(p.rewards + i)) + static_cast<double>(g_live) * boot -
+    const double ratio = Ratio(Ldg(p.log_rhos + i));
+    const double td = static_cast<double>(Ldg(p.rewards + i)) + static_cast<double>(g) * boot -
                       static_cast<double>(Ldg(p.next.values + i));
     a = ClipRatio(ratio, p.clip_rho) * td;
-    c = static_cast<double>(g_lambda) * ClipRatio(ratio, p.clip_c);
+    c = (term || trunc) ? 0.0 : static_cast<double>(g * p.lambda.At(t, n)) * ClipRatio(ratio, p.clip_c);
   }
   __host__ __device__ void Write(size_t t, size_t n, double y) const {
     const size_t i = t * p.next.N + n;
@@ -69,7 +74,7 @@ __host__ __device__ __forceinline__ float PgAdvantageAt(const VtraceArgs& p, siz
     if (trunc) boot = p.next.At(t, n, i, true);
     else boot = t + 1 < T ? p.vs[i + N] : p.next.Next(t, n, i);
   }
-  const double ratio = exp(static_cast<double>(Ldg(p.log_rhos + i)));
+  const double ratio = Ratio(Ldg(p.log_rhos + i));
   const double target = static_cast<double>(Ldg(p.rewards + i)) + static_cast<double>(p.gamma.At(t, n)) * boot;
   return static_cast<float>(ClipRatio(ratio, p.clip_pg_rho) * (target - Ldg(p.next.values + i)));
 }

@@ -19,10 +19,15 @@
 // writes out) or composes the affine map of the range (!kWrite: s0 = A, s1 = C, no writes).
 // Keep the inner loop over j branch-free (see select.h) so it vectorises. Rows must not throw.
 //
+// Episode ends: a step with c == 0 (an episode end, or γ λ = 0) gives y[t] = a[t] by a select,
+// not a + 0 * y[t+1], so NaN or Inf in y[t+1] (a later episode) cannot reach it; within an
+// episode, NaN and Inf propagate as IEEE arithmetic does. Every path (ScanApply, the composed
+// maps, the AVX-512 scans of simd_scan.h, cuda/scan.cuh) keeps this rule. c >= 0 (or NaN).
+//
 // Optionally, for batches of very few columns (one long sequence), a kernel may also provide
 //   template <bool kWrite> void Column(size_t n, size_t t_lo, size_t t_hi, double* s0, double* s1) const;
-// doing the same for the single column n (s0/s1 point at that column's state); per-row setup
-// in Rows would otherwise dominate when the rows are one element wide.
+// doing the same for the single column n (s0/s1 point at that column's state, advanced by
+// ScanApply); per-row setup in Rows would otherwise dominate when the rows are one element wide.
 //
 // And, where AVX-512 is compiled in, Coefs16/Write16 (see simd_scan.h): the writing scan then
 // runs 16 columns at a time by hand, Rows<true> only covers the remaining columns; and
@@ -30,6 +35,7 @@
 // the first T mod 8 steps).
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <type_traits>
 #include <vector>
@@ -40,16 +46,31 @@
 
 namespace rlcore {
 
+/// The composed map y[t_lo] = A + C y[t_hi] of a range of steps holding an episode end (a step
+/// with c == 0) does not depend on y[t_hi]: ScanApply<false> marks it with C = -0.0, which the
+/// products of later (earlier-step) c >= 0 keep. A product of c > 0 that underflows to +0 is not
+/// such a mark: y[t_hi] still reaches y[t_lo] through it as NaN or ±Inf, as in the step-by-step
+/// scan, so the results do not depend on how the steps are grouped (threads).
+inline bool CutsMap(double C) { return C == 0.0 && std::signbit(C); }
+
+/// y[t_lo] from y[t_hi] through the map (A, C) of ScanApply<false> (see CutsMap; an underflowed
+/// C > 0 times ±Inf is ±Inf, not 0 · Inf = NaN).
+inline double ApplyMap(double A, double C, double y) {
+  if (CutsMap(C)) return A;
+  return A + (C == 0.0 && std::isinf(y) ? y : C * y);
+}
+
 /// One step of the scan for element j: see the comment at the top of this file.
 template <bool kWrite>
 inline double ScanApply(double a, double c, double* __restrict s0, double* __restrict s1, size_t j) {
+  const bool cut = c == 0.0;  // y = a: nothing after an episode end is read (see the top)
   if constexpr (kWrite) {
-    const double y = a + c * s0[j];
+    const double y = cut ? a : a + c * s0[j];
     s0[j] = y;
     return y;
   } else {
-    s0[j] = a + c * s0[j];
-    s1[j] = c * s1[j];
+    s0[j] = cut ? a : a + c * s0[j];
+    s1[j] = cut ? -0.0 : c * s1[j];
     return 0.0;
   }
 }
@@ -215,7 +236,7 @@ void ReverseScan(const K& k, size_t T, size_t N) {
     double y = last_start[n];
     for (size_t q = F; q-- > 0;) {
       ends[q * N + n] = y;
-      y = A[q * N + n] + C[q * N + n] * y;
+      y = ApplyMap(A[q * N + n], C[q * N + n], y);
     }
   }
   ParallelFor(F, 1, [&](size_t q0, size_t q1) {

@@ -10,6 +10,7 @@
 // a machine); elsewhere RLCORE_SCAN_SIMD is 0 and the kernels use their portable loops, which
 // the sanitizer build (RLCORE_PORTABLE=1) keeps under test.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -57,7 +58,8 @@ inline __m512 Param16(const Param& q, size_t t, size_t n) {
 }
 
 /// The coefficients of y[t] = a + c * y[t + 1] for 16 columns, in float64 halves (columns
-/// n..n+8 and n+8..n+16). Kernels whose writes need more derive from it.
+/// n..n+8 and n+8..n+16). Kernels whose writes need more derive from it. Lanes with c == 0 get
+/// y[t] = a (ScanRows16; see scan.h).
 struct Coefs16 {
   __m512d a_lo, a_hi, c_lo, c_hi;
   static Coefs16 Of(__m512 a, __m512 c) { return {LowHalf(a), HighHalf(a), LowHalf(c), HighHalf(c)}; }
@@ -115,26 +117,40 @@ struct Coefs8 {
   __m512d a, c;
 };
 
+/// Whether every lane of x is finite.
+inline bool AllFinite(__m512d x) { return _mm512_fpclass_pd_mask(x, 0x99) == 0; }  // 0x99: NaN, ±Inf
+
+// Episode ends (c == 0) in the scans below: y = a, never a + 0 · y' (see scan.h), which a masked
+// ("gated") fma does. The plain fma gives the same values (a zero's sign aside) wherever y' is
+// finite, since a + 0 · y' = a; and a NaN or Inf, once in the plain scan, stays non-finite up to
+// its end (a + c · y' with c >= 0 finite, and a block's y_0 composes all of its steps). So the
+// in-register scans run plain and redo gated only a run of steps whose final state is not finite
+// (NaN or Inf data, or an overflow): the gates cost nothing on finite data. Coefs8/Coefs16 must
+// therefore not read what Write8/Write16 write.
+
 /// Reverse scan of 8 consecutive steps in registers (lane i = step t + i): y_i = a_i + c_i y_{i+1}
 /// with y_8 = carry (all lanes); carry receives y_0 in all lanes. The affine maps compose by
 /// doubling (Hillis & Steele 1986; Blelloch 1990 for first-order recurrences):
-/// (a_i, c_i) ∘ (a_{i+k}, c_{i+k}) = (a_i + c_i a_{i+k}, c_i c_{i+k}) for k = 1, 2, 4.
+/// (a_i, c_i) ∘ (a_{i+k}, c_{i+k}) = (a_i + c_i a_{i+k}, c_i c_{i+k}) for k = 1, 2, 4;
+/// kGated: a lane whose steps so far hold a c == 0 (`cut`) keeps a_i instead.
+template <bool kGated>
 inline __m512d ReverseScan8(__m512d a, __m512d c, __m512d& carry) {
   // Lane i <- lane i + k, the top k lanes filled from `fill` (0 for a, 1 for c): valignq.
   const __m512i zero = _mm512_setzero_si512(), one = _mm512_castpd_si512(_mm512_set1_pd(1.0));
   auto up = [](__m512d x, __m512i fill, auto k) {
     return _mm512_castsi512_pd(_mm512_alignr_epi64(fill, _mm512_castpd_si512(x), decltype(k)::value));
   };
-  using K1 = std::integral_constant<int, 1>;
-  using K2 = std::integral_constant<int, 2>;
-  using K4 = std::integral_constant<int, 4>;
-  a = _mm512_fmadd_pd(c, up(a, zero, K1{}), a);
-  c = _mm512_mul_pd(c, up(c, one, K1{}));
-  a = _mm512_fmadd_pd(c, up(a, zero, K2{}), a);
-  c = _mm512_mul_pd(c, up(c, one, K2{}));
-  a = _mm512_fmadd_pd(c, up(a, zero, K4{}), a);
-  c = _mm512_mul_pd(c, up(c, one, K4{}));
-  const __m512d y = _mm512_fmadd_pd(c, carry, a);
+  // Lane i: a c == 0 among steps [i, i + k) (the lanes past the top are the identity, no cut).
+  unsigned cut = kGated ? _mm512_cmp_pd_mask(c, _mm512_setzero_pd(), _CMP_EQ_OQ) : 0;
+  auto step = [&](auto k) {
+    a = _mm512_mask3_fmadd_pd(c, up(a, zero, k), a, static_cast<__mmask8>(~cut));
+    c = _mm512_mul_pd(c, up(c, one, k));
+    cut |= cut >> decltype(k)::value;
+  };
+  step(std::integral_constant<int, 1>{});
+  step(std::integral_constant<int, 2>{});
+  step(std::integral_constant<int, 4>{});
+  const __m512d y = _mm512_mask3_fmadd_pd(c, carry, a, static_cast<__mmask8>(~cut));
   carry = _mm512_broadcastsd_pd(_mm512_castpd512_pd128(y));
   return y;
 }
@@ -170,13 +186,25 @@ size_t ScanColumn8(const K& kernel, size_t t_lo, size_t t_hi, double* s, bool st
   __m512d carry = _mm512_set1_pd(*s);
   __m256 after = _mm256_set1_ps(static_cast<float>(*s));
   size_t t = t_hi;
+  constexpr size_t kRun = 512;  // steps run plain before the state is checked (see ReverseScan8)
   while (t >= t_lo + 8) {
-    t -= 8;
-    const auto q = k.Coefs8(t);
-    const __m512d y = ReverseScan8(q.a, q.c, carry);
-    const __m256 y32 = _mm512_cvtpd_ps(y);
-    k.Write8(t, q, y, _mm256_permutex2var_ps(y32, shift, after), stream);
-    after = y32;
+    const size_t hi = t, lo = hi - std::min(kRun, (hi - t_lo) / 8 * 8);
+    const __m512d carry_hi = carry;
+    const __m256 after_hi = after;
+    auto run = [&](auto gated) {
+      carry = carry_hi;
+      after = after_hi;
+      for (t = hi; t > lo;) {
+        t -= 8;
+        const auto q = k.Coefs8(t);
+        const __m512d y = ReverseScan8<decltype(gated)::value>(q.a, q.c, carry);
+        const __m256 y32 = _mm512_cvtpd_ps(y);
+        k.Write8(t, q, y, _mm256_permutex2var_ps(y32, shift, after), stream);
+        after = y32;
+      }
+    };
+    run(std::false_type{});
+    if (__builtin_expect(!AllFinite(carry), 0)) run(std::true_type{});  // rewrites the run's outputs
   }
   *s = _mm512_cvtsd_f64(carry);
   Fence(stream);
@@ -241,6 +269,29 @@ struct HasPrefetch16 : std::false_type {};
 template <class K>
 struct HasPrefetch16<K, std::void_t<decltype(&K::Prefetch16)>> : std::true_type {};
 
+/// One step of 8 columns: y = a + c s; kGated: y = a where c == 0 (no 0 · s, see scan.h and
+/// ReverseScan8).
+template <bool kGated>
+inline __m512d ScanStep8(__m512d a, __m512d c, __m512d s) {
+  if constexpr (kGated) return _mm512_mask3_fmadd_pd(c, s, a, _mm512_cmp_pd_mask(c, _mm512_setzero_pd(), _CMP_NEQ_UQ));
+  return _mm512_fmadd_pd(c, s, a);
+}
+
+/// Columns [n, n + 16) of the kernel k (see ScanRows16) over steps [t_lo, t_hi), the state
+/// (lo, hi: y[t_hi] in, y[t_lo] out) in registers.
+template <bool kGated, class K>
+inline void ScanStrip16(const K& k, size_t t_lo, size_t t_hi, size_t n, __m512d& lo, __m512d& hi) {
+  __m512 y_next = Narrow(lo, hi);
+  for (size_t t = t_hi; t-- > t_lo;) {
+    const auto q = k.Coefs16(t, n);
+    lo = ScanStep8<kGated>(q.a_lo, q.c_lo, lo);
+    hi = ScanStep8<kGated>(q.a_hi, q.c_hi, hi);
+    const __m512 y = Narrow(lo, hi);
+    k.Write16(t, n, q, y, y_next, false);
+    y_next = y;
+  }
+}
+
 /// Scan rectangles of at most this many elements that are not streamed run strip by strip
 /// (16 columns over all their steps, the state in registers): in cache, this beats row order.
 constexpr size_t kStripElements = size_t{1} << 16;
@@ -262,14 +313,13 @@ size_t ScanRows16(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n
   if (!stream && (t_hi - t_lo) * w16 <= kStripElements) {
     for (size_t j = 0; j < w16; j += kLanes) {
       __m512d lo = _mm512_loadu_pd(s0 + j), hi = _mm512_loadu_pd(s0 + j + 8);
-      __m512 y_next = Narrow(lo, hi);
-      for (size_t t = t_hi; t-- > t_lo;) {
-        const auto q = k.Coefs16(t, n0 + j);
-        lo = _mm512_fmadd_pd(q.c_lo, lo, q.a_lo);
-        hi = _mm512_fmadd_pd(q.c_hi, hi, q.a_hi);
-        const __m512 y = Narrow(lo, hi);
-        k.Write16(t, n0 + j, q, y, y_next, false);
-        y_next = y;
+      const __m512d lo_end = lo, hi_end = hi;
+      ScanStrip16<false>(k, t_lo, t_hi, n0 + j, lo, hi);
+      // The strip met NaN or Inf (it ends non-finite then: see ReverseScan8): gated, rewriting
+      // every output of the strip.
+      if (__builtin_expect(!AllFinite(lo) || !AllFinite(hi), 0)) {
+        lo = lo_end, hi = hi_end;
+        ScanStrip16<true>(k, t_lo, t_hi, n0 + j, lo, hi);
       }
       _mm512_storeu_pd(s0 + j, lo);
       _mm512_storeu_pd(s0 + j + 8, hi);
@@ -284,8 +334,8 @@ size_t ScanRows16(const K& kernel, size_t t_lo, size_t t_hi, size_t n0, size_t n
       }
       const auto q = k.Coefs16(t, n0 + j);
       const __m512d s_lo = _mm512_loadu_pd(s0 + j), s_hi = _mm512_loadu_pd(s0 + j + 8);
-      const __m512d lo = _mm512_fmadd_pd(q.c_lo, s_lo, q.a_lo);
-      const __m512d hi = _mm512_fmadd_pd(q.c_hi, s_hi, q.a_hi);
+      const __m512d lo = ScanStep8<true>(q.a_lo, q.c_lo, s_lo);  // out of cache: gated, at no cost
+      const __m512d hi = ScanStep8<true>(q.a_hi, q.c_hi, s_hi);
       _mm512_storeu_pd(s0 + j, lo);
       _mm512_storeu_pd(s0 + j + 8, hi);
       k.Write16(t, n0 + j, q, Narrow(lo, hi), Narrow(s_lo, s_hi), stream);
@@ -354,7 +404,9 @@ inline __m256 ExpF8(__m256 x) {
 //   y_{b+i} = x_i + c^{16-i} y_{b+16},   x_i = Σ_{k<16-i} c^k a_{b+i+k},
 // the block sums x from four shifted fmas in float32 (Hillis & Steele 1986 doubling), the value
 // carried from block to block in float64 (one scalar fma per block): only sums of at most 16
-// terms are float32, however long the sequence.
+// terms are float32, however long the sequence. For c != 0: with c == 0 the scan must give
+// y_t = a_t, not a_t + 0 · y_{t+1} (scan.h), so callers take another path (or gate, as
+// discountedReturns does at its episode ends).
 
 /// The powers of c a 16-step block scan needs (formed in float64, then rounded).
 struct BlockPowers16 {

@@ -6,7 +6,8 @@
 // done_t = term_t | trunc_t cuts the sum at every episode end. A truncated step adds the
 // discounted value of its final observation when finalValues is given; without it, a truncated
 // step ends the sum with no bootstrap (as a terminated one does). Reverse affine scan with
-// a_t = r_t + trunc_t γ_t V(final obs_t), c_t = γ_t (1 - done_t).
+// a_t = r_t + trunc_t γ_t V(final obs_t), c_t = γ_t (1 - done_t); trunc_t and (1 - done_t) are
+// selects, not products, so NaN or Inf in a later episode stays there (scan.h).
 #include "discounted_returns.h"
 
 #include "../core/binding.h"
@@ -86,10 +87,8 @@ struct DiscountedReturnsScan {
       const float g = p.gamma.At(t, n);
       const float boot = (trunc && p.final_values) ? p.final_values[i] : 0.f;
       const double a = static_cast<double>(p.rewards[i]) + static_cast<double>(g) * boot;
-      const double c = (term || trunc) ? 0.f : g;
-      y = (term || trunc) ? a : a + c * y;  // an episode end restarts the sum (a NaN after it stays there)
+      ScanApply<kWrite>(a, (term || trunc) ? 0.f : g, &y, &C, 0);
       if constexpr (kWrite) p.returns[i] = static_cast<float>(y);
-      else C *= c;
     }
     *s0 = y;
     if constexpr (!kWrite) *s1 = C;
@@ -156,7 +155,8 @@ void DiscountedOneColumn(const DiscountedReturnsProblem& p) {
     const __mmask16 trunc = p.truncated ? simd::Set16(p.truncated + b) : 0;
     __m512 x = _mm512_loadu_ps(p.rewards + b);
     if (trunc && p.final_values) x = _mm512_mask3_fmadd_ps(gv, _mm512_maskz_loadu_ps(trunc, p.final_values + b), x, trunc);
-    __mmask16 cut = term | trunc;  // lanes with a cut within the span summed so far
+    // Lanes with a cut within the span summed so far; with γ = 0, every lane (y_t = a_t).
+    __mmask16 cut = term | trunc | (g == 0.f ? 0xffff : 0);
     // simd::BlockSums16, each step gated by the lanes with a cut within its shift.
     x = _mm512_mask3_fmadd_ps(k.c1, simd::ShiftDown<1>(x), x, static_cast<__mmask16>(~cut));
     cut |= cut >> 1;

@@ -6,6 +6,10 @@
 //   δ_t   = r_t + γ_t (1 - term_t) v'_t - V(s_t)
 //   A_t   = δ_t + γ_t λ_t (1 - done_t) A_{t+1},   done_t = term_t | trunc_t,   A_T = 0
 //   G_t   = A_t + V(s_t)                          (value targets)
+//
+// The factors (1 - term_t) and (1 - done_t) are selects, not products: a terminated step does not
+// read v'_t, and an episode end does not read A_{t+1} (scan.h), so NaN or Inf in a later episode
+// stays there.
 #include "gae.h"
 
 #include "bootstrap_args.h"
@@ -29,10 +33,10 @@ void GaeRow(size_t w, const float* __restrict r, const float* __restrict v, cons
             double* __restrict s0, double* __restrict s1) {
   for (size_t j = 0; j < w; ++j) {
     const float boot = Select(trunc[j], v_final[j], v_next[j]);
-    const float g_live = Select(term[j], 0.f, g[j]);
     const float g_lambda = Select(term[j] | trunc[j], 0.f, g[j] * l[j]);
     // δ in float32 (the inputs are float32); the recurrence itself accumulates in float64.
-    const double a = static_cast<double>(r[j] + g_live * boot - v[j]);
+    // V(s_{t+1}) is not read at terminations.
+    const double a = static_cast<double>(Select(term[j], r[j], r[j] + g[j] * boot) - v[j]);
     const double y = ScanApply<kWrite>(a, g_lambda, s0, s1, j);
     if constexpr (kWrite) {
       adv[j] = static_cast<float>(y);
@@ -79,7 +83,9 @@ struct GaeScan {
                   : p.last_values ? _mm512_loadu_ps(p.last_values + n)
                                   : _mm512_setzero_ps();
     if (trunc && p.final_values && !p.next_values) boot = _mm512_mask_loadu_ps(boot, trunc, p.final_values + i);
-    const __m512 delta = _mm512_sub_ps(_mm512_fmadd_ps(_mm512_maskz_mov_ps(~term, g), boot, _mm512_loadu_ps(p.rewards + i)), v);
+    // r + γ v', or r at terminations (v' not read).
+    const __m512 rb = _mm512_mask3_fmadd_ps(g, boot, _mm512_loadu_ps(p.rewards + i), static_cast<__mmask16>(~term));
+    const __m512 delta = _mm512_sub_ps(rb, v);
     const __mmask16 live = static_cast<__mmask16>(~(term | trunc));
     if (scalar) return simd::Coefs16::Masked(delta, live, _mm512_set1_pd(g_lambda));
     return simd::Coefs16::Of(delta, _mm512_maskz_mul_ps(live, g, simd::Param16(p.lambda, t, n)));
@@ -105,8 +111,9 @@ struct GaeScan {
       boot = _mm256_mask_loadu_ps(_mm256_set1_ps(p.last_values ? p.last_values[0] : 0.f), inside, p.values + t + 1);
       if (trunc && p.final_values) boot = _mm256_mask_loadu_ps(boot, trunc, p.final_values + t);
     }
-    const __m256 delta = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_maskz_mov_ps(static_cast<__mmask8>(~term), g), boot,
-                                                       _mm256_loadu_ps(p.rewards + t)), v);
+    // r + γ v', or r at terminations (v' not read).
+    const __m256 rb = _mm256_mask3_fmadd_ps(g, boot, _mm256_loadu_ps(p.rewards + t), static_cast<__mmask8>(~term));
+    const __m256 delta = _mm256_sub_ps(rb, v);
     const __m256 c = _mm256_maskz_mul_ps(static_cast<__mmask8>(~(term | trunc)), g, simd::Param8(p.lambda, t));
     return {_mm512_cvtps_pd(delta), _mm512_cvtps_pd(c)};
   }
@@ -129,17 +136,14 @@ struct GaeScan {
       const bool trunc = p.truncated && p.truncated[i];
       float v_next = p.next_values ? p.next_values[i] : t + 1 < p.T ? p.values[i + N] : last;
       if (trunc && !p.next_values) v_next = p.final_values[i];
+      if (term) v_next = 0.f;  // not read at terminations
       const float g = p.gamma.At(t, n);
-      const double a = static_cast<double>(p.rewards[i]) + static_cast<double>(term ? 0.f : g) * v_next -
-                       static_cast<double>(p.values[i]);
+      const double a = static_cast<double>(p.rewards[i]) + static_cast<double>(g) * v_next - static_cast<double>(p.values[i]);
       const double c = (term || trunc) ? 0.f : g * p.lambda.At(t, n);
+      ScanApply<kWrite>(a, c, &y, &C, 0);
       if constexpr (kWrite) {
-        y = a + c * y;
         p.advantages[i] = static_cast<float>(y);
         p.returns[i] = static_cast<float>(y + p.values[i]);
-      } else {
-        y = a + c * y;
-        C *= c;
       }
     }
     *s0 = y;

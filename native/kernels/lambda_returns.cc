@@ -8,6 +8,8 @@
 // As a reverse affine scan: a_t = r_t + γ_t (1 - term_t)(1 - λ'_t) v'_t, c_t = γ_t λ'_t
 // ((1 - term_t) is already inside λ'_t). λ'_{T-1} = 0 bootstraps the last step fully from
 // v'_{T-1}, i.e. G_T = v'_{T-1} as in rlax; then G_t = GAE A_t + V(s_t) (up to rounding).
+// (1 - term_t) and (1 - done_t) are selects, not products: a terminated step does not read v'_t,
+// an episode end does not read G_{t+1} (scan.h), so NaN or Inf in a later episode stays there.
 #include "lambda_returns.h"
 
 #include "bootstrap_args.h"
@@ -51,10 +53,9 @@ struct LambdaReturnsScan {
       float* __restrict ret = p.returns + row;
 #pragma GCC ivdep
       for (size_t j = 0; j < w; ++j) {
-        const float boot = Select(trunc[j], v_final[j], v_next[j]);
-        const float g_live = Select(term[j], 0.f, g[j]);
+        const float boot = Select(term[j], 0.f, Select(trunc[j], v_final[j], v_next[j]));  // not read at terminations
         const double lam = Select(term[j] | trunc[j], 0.f, l[j] * not_last);  // λ'_t
-        const double a = static_cast<double>(r[j]) + static_cast<double>(g_live) * (1.0 - lam) * boot;
+        const double a = static_cast<double>(r[j]) + static_cast<double>(g[j]) * (1.0 - lam) * boot;
         const double y = ScanApply<kWrite>(a, static_cast<double>(g[j]) * lam, s0, s1, j);
         if constexpr (kWrite) ret[j] = static_cast<float>(y);
       }
@@ -73,19 +74,19 @@ struct LambdaReturnsScan {
                   : p.last_values ? _mm512_loadu_ps(p.last_values + n)
                                   : _mm512_setzero_ps();
     if (trunc && p.final_values && !p.next_values) boot = _mm512_mask_loadu_ps(boot, trunc, p.final_values + i);
+    const __mmask16 keep = static_cast<__mmask16>(~term);  // a = r at terminations: v' not read
     // λ'_t: zero at episode ends and at the last step.
     const __mmask16 live = t + 1 < p.T ? static_cast<__mmask16>(~(term | trunc)) : 0;
     if (scalar) {
-      // γ (1 - λ') at live steps, γ (λ' = 0) at truncations and the last step, 0 at terminations;
-      // γ λ' at live steps, else 0 (γ · 0): bit for bit the general path below.
-      const __m512 coef = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(static_cast<__mmask16>(~term), g), live, _mm512_set1_ps(g_boot));
-      const __m512 a = _mm512_fmadd_ps(coef, boot, _mm512_loadu_ps(p.rewards + i));
+      // γ (1 - λ') at live steps, γ (λ' = 0) elsewhere; γ λ' at live steps, else 0 (γ · 0): bit
+      // for bit the general path below.
+      const __m512 coef = _mm512_mask_mov_ps(g, live, _mm512_set1_ps(g_boot));
+      const __m512 a = _mm512_mask3_fmadd_ps(coef, boot, _mm512_loadu_ps(p.rewards + i), keep);
       return simd::Coefs16::Masked(a, live, _mm512_set1_pd(g_lambda));
     }
     const __m512 lam = _mm512_maskz_mov_ps(live, simd::Param16(p.lambda, t, n));
-    const __m512 g_live = _mm512_maskz_mov_ps(static_cast<__mmask16>(~term), g);
-    const __m512 a = _mm512_fmadd_ps(_mm512_mul_ps(g_live, _mm512_sub_ps(_mm512_set1_ps(1.f), lam)), boot,
-                                     _mm512_loadu_ps(p.rewards + i));
+    const __m512 a = _mm512_mask3_fmadd_ps(_mm512_mul_ps(g, _mm512_sub_ps(_mm512_set1_ps(1.f), lam)), boot,
+                                           _mm512_loadu_ps(p.rewards + i), keep);
     return simd::Coefs16::Of(a, _mm512_mul_ps(g, lam));
   }
   // The inputs Coefs16 reads at columns [n, n + 16) of step t (simd_scan.h, streaming row order).
@@ -107,9 +108,9 @@ struct LambdaReturnsScan {
       if (trunc && p.final_values) boot = _mm256_mask_loadu_ps(boot, trunc, p.final_values + t);
     }
     const __m256 lam = _mm256_maskz_mov_ps(static_cast<__mmask8>(inside & ~(term | trunc)), simd::Param8(p.lambda, t));
-    const __m256 g_live = _mm256_maskz_mov_ps(static_cast<__mmask8>(~term), g);
-    const __m256 a = _mm256_fmadd_ps(_mm256_mul_ps(g_live, _mm256_sub_ps(_mm256_set1_ps(1.f), lam)), boot,
-                                     _mm256_loadu_ps(p.rewards + t));
+    // a = r at terminations: v' not read.
+    const __m256 a = _mm256_mask3_fmadd_ps(_mm256_mul_ps(g, _mm256_sub_ps(_mm256_set1_ps(1.f), lam)), boot,
+                                           _mm256_loadu_ps(p.rewards + t), static_cast<__mmask8>(~term));
     return {_mm512_cvtps_pd(a), _mm512_cvtps_pd(_mm256_mul_ps(g, lam))};
   }
   void Write8(size_t t, const simd::Coefs8&, __m512d y, __m256, bool stream) const { simd::Store8(p.returns + t, _mm512_cvtpd_ps(y), stream); }
@@ -128,13 +129,12 @@ struct LambdaReturnsScan {
       const bool trunc = p.truncated && p.truncated[i];
       float v_next = p.next_values ? p.next_values[i] : t + 1 < p.T ? p.values[i + N] : last;
       if (trunc && !p.next_values) v_next = p.final_values[i];
+      if (term) v_next = 0.f;  // not read at terminations
       const float g = p.gamma.At(t, n);
       const double lam = (term || trunc || t + 1 == p.T) ? 0.f : p.lambda.At(t, n);
-      const double a = static_cast<double>(p.rewards[i]) + static_cast<double>(term ? 0.f : g) * (1.0 - lam) * v_next;
-      const double c = static_cast<double>(g) * lam;
-      y = a + c * y;
+      const double a = static_cast<double>(p.rewards[i]) + static_cast<double>(g) * (1.0 - lam) * v_next;
+      ScanApply<kWrite>(a, static_cast<double>(g) * lam, &y, &C, 0);
       if constexpr (kWrite) p.returns[i] = static_cast<float>(y);
-      else C *= c;
     }
     *s0 = y;
     if constexpr (!kWrite) *s1 = C;
@@ -155,10 +155,8 @@ struct LambdaReturnsColumn {
   float g_boot, g_lambda;
   simd::Coefs8 Coefs8(size_t t) const {
     const __mmask8 live = kTerm ? static_cast<__mmask8>(~simd::Set8(terminated + t)) : 0xff;
-    const __m256 boot = _mm256_loadu_ps(values + t + 1);
-    // γ (1 - λ) at live steps, 0 at terminations; γ λ at live steps, else 0.
-    const __m256 coef = _mm256_maskz_mov_ps(live, _mm256_set1_ps(g_boot));
-    const __m256 a = _mm256_fmadd_ps(coef, boot, _mm256_loadu_ps(rewards + t));
+    // a = r + γ (1 - λ) V(s_{t+1}), a = r at terminations (V not read); c = γ λ at live steps, else 0.
+    const __m256 a = _mm256_mask3_fmadd_ps(_mm256_set1_ps(g_boot), _mm256_loadu_ps(values + t + 1), _mm256_loadu_ps(rewards + t), live);
     return {_mm512_cvtps_pd(a), _mm512_cvtps_pd(_mm256_maskz_mov_ps(live, _mm256_set1_ps(g_lambda)))};
   }
   void Write8(size_t t, const simd::Coefs8&, __m512d y, __m256, bool stream) const { simd::Store8(returns + t, _mm512_cvtpd_ps(y), stream); }
@@ -173,8 +171,9 @@ struct LambdaReturnsInterior : LambdaReturnsScan {
   simd::Coefs16 Coefs16(size_t t, size_t n) const {
     const size_t i = t * p.N + n;
     const __mmask16 live = kTerm ? static_cast<__mmask16>(~simd::Set16(p.terminated + i)) : 0xffff;
-    const __m512 coef = _mm512_maskz_mov_ps(live, _mm512_set1_ps(g_boot));
-    const __m512 a = _mm512_fmadd_ps(coef, _mm512_loadu_ps(p.values + i + p.N), _mm512_loadu_ps(p.rewards + i));
+    // a = r at terminations (V(s_{t+1}) not read).
+    const __m512 a = _mm512_mask3_fmadd_ps(_mm512_set1_ps(g_boot), _mm512_loadu_ps(p.values + i + p.N),
+                                           _mm512_loadu_ps(p.rewards + i), live);
     return simd::Coefs16::Masked(a, live, _mm512_set1_pd(g_lambda));
   }
 };

@@ -8,13 +8,20 @@
 // v' is gae's next value (values[t+1], lastValues after the last step, V(final observation) at a
 // truncated step, or nextValues). Each G_t is its own window of at most n steps; the windows are
 // composed from per-block prefix and suffix maps (see NstepBlocks; NstepRows16 with AVX-512):
-// O(T·N) whatever n; with AVX-512 and n <= 8, each window is summed directly from maps built
-// once per step (NstepDirect16, O(T·N·n) but fewer operations at such n). Batches of fewer than
-// 8 columns sum each window directly (NstepNarrow, O(T·N·n)); one column with n <= 64 does so 8
-// windows per vector (NstepColumn8).
+// O(T·N) whatever n. With AVX-512 and n <= 8, each window is summed directly by Horner's rule
+// with the n open windows of 16 columns in registers (NstepWindows16, O(T·N·n) but fewer
+// operations at such n), and one column 8 windows per vector (NstepColumnShift). Batches of fewer
+// than 8 columns sum each window directly (NstepNarrow, O(T·N·n)); one column with 8 < n <= 64
+// does so 8 windows per vector (NstepColumn8).
+//
+// Episodes are isolated: a window stops at the first episode end, and every path cuts it with a
+// select (mask, blend or branch), never a product with 1 - done, so no output of an episode reads
+// (or turns NaN from) a reward or value of a later one; v' is not read at a termination. Inside an
+// episode NaN and Inf propagate as in IEEE arithmetic.
 #include "nstep_returns.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -25,6 +32,13 @@
 #include "../core/thread_pool.h"
 #include "../../cuda/backend.h"
 #include "bootstrap.h"
+
+#if RLCORE_SCAN_SIMD
+// GCC 12 bug 105593 (see simd_scan.h) again: with the unrolled window steps inlined it also calls
+// the _mm512_undefined_* operands of its own intrinsics "used uninitialized", attributed to its
+// headers, so only a file-wide pragma silences it (as in group_normalize.cc).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 
 namespace rlcore {
 namespace {
@@ -369,169 +383,239 @@ class NstepRows16 {
 #endif
 
 #if RLCORE_SCAN_SIMD
-// Small n (<= kDirectSteps) over 16 columns at a time: each window summed directly, by Horner's
-// rule from its last step (as NstepColumn8, O(n) per element), from maps built once per step
-// into a ring of the last n rows of a panel of columns. With e_s = v'_s, or 0 at a termination:
-//   y ← r_u + γ_u e_u at the window's last step u;  then for s = u - 1, …, t:  y ← e_s where s
-//   ends an episode (selected, not multiplied: data past the end stays out even when Inf or
-//   NaN);  y ← r_s + γ_s y
-// which is h_s of NstepBlocks (a_s = r_s + γ_s e_s at a cut). NstepRows16's two passes over
-// n-row blocks build every map twice and move their running state through memory in both; this
-// reads each input row once (descending, prefetching the next row) and builds its map once,
-// then per step and 8 columns one masked load and one FMA (and a load of γ only when γ is per
-// column). Panels span up to whole rows (long ascending runs for the prefetchers; panels of a
-// few hundred columns, whose ring stays in L1, read memory in short runs and were ~2x slower);
-// the ring (up to 512 KiB) then lives in L2, read as sequential streams. Each G_t depends only on
-// steps [t, t + n), so rows and columns split freely across threads. Measured at n = 5,
-// T = 2048, N = 4096 (shared, loaded machine; best of 5 interleaved rounds): 1.2x faster than
-// NstepRows16 with one thread, 1.2-1.8x with two; in cache (T = 32, N = 2048, one thread) 1.07x
-// with whole-row panels, 1.5x with 192-column panels (ring in L1).
-constexpr size_t kDirectSteps = 8;  // largest n for the direct path
-constexpr size_t kDirectRingBytes = size_t{512} << 10;  // ring budget (half of L2)
+// Small n (<= kDirectSteps) over 16 columns at a time: each window summed directly by Horner's
+// rule from its last step u = min(t + n - 1, T - 1), with e_s = v'_s, or 0 at a termination:
+//   y ← e_u;  then for s = u, u - 1, …, t:  y ← r_s + γ_s (cut_s ? e_s : y)
+// (h_s of NstepBlocks; the select, not a product, keeps data past an episode end out even when it
+// is Inf or NaN). Going down the steps, every window that holds step s takes the same update, so
+// the n open windows of 16 columns stay in registers: at step s window s - n + 1 opens (y = e_s)
+// and window s closes (is written). Per element n FMAs and n - 1 blends in float64, and every
+// input read once. Rows are visited in groups of GroupRows(n) (a multiple of n: each window's
+// register is fixed at compile time) from the top; within a group, 16-column chunks left to
+// right, each chunk down the group's rows, its open windows moving through a scratch row (L2)
+// between groups. Memory is thus read as a few long ascending runs (one per row of the group,
+// prefetched a few chunks ahead), and with streaming stores the chunk grid is shifted so that
+// every full chunk writes one whole cache line. (It replaces a form that stored each step's map
+// in a ring of n rows and re-read n of them per window: 1.6-2.5x slower in cache, one thread.)
+// A task over steps [a, b) first runs steps [b, b + n - 1) without writing (the windows still
+// open at b), so every window sees the same operations whatever the split over threads.
+constexpr size_t kDirectSteps = 8;  // largest n for the direct paths
 
-class NstepDirect16 {
+// Rows per group: the multiple of n from 8 to 14.
+constexpr size_t GroupRows(size_t n) { return n * ((n + 7) / n); }
+constexpr size_t kMaxGroupRows = 14;
+constexpr size_t kAheadColumns = 128;  // software prefetch distance along a row
+
+// Hint: the line at byte `offset` from p (which may lie outside any array: a prefetch never faults)
+// is read soon.
+inline void PrefetchAt(const void* p, ptrdiff_t offset) {
+  _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(offset)), _MM_HINT_T0);
+}
+
+// The same for flags [f, f + 16) of the row at p, when they start a new line (so that
+// consecutive chunks touch each line once).
+inline void PrefetchFlags16(const uint8_t* p, ptrdiff_t f) {
+  const uintptr_t last = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(f + 15);
+  if ((last & 63) < 16) _mm_prefetch(reinterpret_cast<const char*>(last), _MM_HINT_T0);
+}
+
+// Calls f(integral_constant<size_t, I>) for I = 0, 1, … (a loop unrolled at compile time).
+template <class F, size_t... I>
+inline void Unrolled(F&& f, std::index_sequence<I...>) {
+  (f(std::integral_constant<size_t, I>{}), ...);
+}
+
+class NstepWindows16 {
  public:
-  // Panel width (a multiple of 16) whose ring of n rows of r, γ and e (float64) fits the budget.
-  static size_t Panel(size_t n) { return std::max<size_t>(16, kDirectRingBytes / (24 * n) / 16 * 16); }
-  // Doubles of scratch for a panel of w16 columns.
-  static size_t RingDoubles(size_t n, size_t w16) { return n * (3 * Stride(w16) + w16 / 64 + 1); }
-  // Doubles between ring rows: padded by a cache line so that the 3n rows, read at the same
-  // column, do not all map to the same L1 sets when a row is a multiple of 4 KiB.
-  static size_t Stride(size_t w16) { return w16 + 8; }
+  // Doubles of scratch a task over w columns needs (the open windows of each chunk).
+  static size_t StateDoubles(size_t w, size_t n) { return (w / 16 + 2) * (n - 1) * 16; }
 
-  // Columns [n0, n0 + w16), w16 a multiple of 16 and at most Panel(n); ring: RingDoubles doubles.
-  NstepDirect16(const NstepReturnsProblem& p, size_t n0, size_t w16, double* ring, float* gbuf, bool stream)
-      : p_(p), n0_(n0), w_(w16), n_(p.n), ring_(ring),
-        s_(Stride(w16)), cut_(reinterpret_cast<__mmask16*>(ring + 3 * p.n * Stride(w16))), gbuf_(gbuf), pbuf_(gbuf + w16), stream_(stream) {
-    if (!p.gamma.values) std::fill(gbuf_, gbuf_ + 2 * w16, p.gamma.scalar);
+  // Columns [c0, c1); `zeros` (N floats) and `no_flags` (N bytes) stand for absent inputs.
+  NstepWindows16(const NstepReturnsProblem& p, size_t c0, size_t c1, double* state, const float* zeros,
+                 const uint8_t* no_flags, bool stream)
+      : p_(p), c0_(c0), c1_(c1), state_(state), zeros_(zeros), no_flags_(no_flags), stream_(stream),
+        col_gamma_(p.gamma.values && p.gamma.stride_n == 1) {
+    // With streaming stores, a first chunk of fewer columns makes the later ones line-aligned
+    // (every row alike when a row is a whole number of lines).
+    const uintptr_t mis = reinterpret_cast<uintptr_t>(p.returns + c0) & 63;
+    if (stream && p.N % 16 == 0 && mis % 4 == 0) head_ = std::min(c1 - c0, ((64 - mis) & 63) / 4);
   }
 
-  // Returns of steps [t0, t1).
-  void Run(size_t t0, size_t t1) {
-    const size_t T = p_.T, n = n_;
-    const bool col_gamma = p_.gamma.values && p_.gamma.stride_n == 1;
-    const size_t top = std::min(T, t1 + n - 1);  // maps of steps [t0, top) are needed
-    for (size_t t = top; t-- > t0;) {
-      const size_t u = std::min(t + n - 1, T - 1);
-      const size_t m = t < t1 ? u - t + 1 : 0;  // steps of G_t (0: map only)
-      // Ring slots of steps t, t + 1, …, u.
-      Slots sl;
-      for (size_t k = 0; k < std::max<size_t>(m, 1); ++k) {
-        const size_t i = (t + k) % n;
-        sl.v[k] = ring_ + i * 3 * s_;
-        sl.cut[k] = cut_ + i * (w_ / 16);
-        sl.g[k] = gsc_[i];
-      }
-      const Row row = RowAt(t, gbuf_);
-      if (!col_gamma) gsc_[t % n] = sl.g[0] = row.g[0];
-      const bool ahead = t > t0;
-      const Row next = ahead ? RowAt(t - 1, pbuf_) : row;
-      const bool keep = t > t0 && n > 1;  // G_{t-1} reads the map of step t
-      const Ctx cx{row, next, ahead, keep, p_.returns + t * p_.N + n0_};
-      const size_t fixed = m == n ? n : 0;  // all rows but the last n - 1 (and n = 1: no ring)
-#define RLCORE_NSTEP_ROW(K)                                      \
-  case K:                                                        \
-    col_gamma ? RowLoop<true, K>(cx, sl, m) : RowLoop<false, K>(cx, sl, m); \
-    break;
-      switch (fixed) {
-        RLCORE_NSTEP_ROW(2) RLCORE_NSTEP_ROW(3) RLCORE_NSTEP_ROW(4) RLCORE_NSTEP_ROW(5)
-        RLCORE_NSTEP_ROW(6) RLCORE_NSTEP_ROW(7) RLCORE_NSTEP_ROW(8)
-        default:
-          col_gamma ? RowLoop<true, 0>(cx, sl, m) : RowLoop<false, 0>(cx, sl, m);
-      }
-#undef RLCORE_NSTEP_ROW
+  // Returns of steps [a, b).
+  void Run(size_t a, size_t b) {
+    const bool trunc = p_.truncated != nullptr;
+    switch (p_.n) {
+#define RLCORE_NSTEP_N(K) \
+  case K:                 \
+    return trunc ? RunN<K, true>(a, b) : RunN<K, false>(a, b);
+      RLCORE_NSTEP_N(1) RLCORE_NSTEP_N(2) RLCORE_NSTEP_N(3) RLCORE_NSTEP_N(4)
+      RLCORE_NSTEP_N(5) RLCORE_NSTEP_N(6) RLCORE_NSTEP_N(7) RLCORE_NSTEP_N(8)
+#undef RLCORE_NSTEP_N
+      default:
+        return;
     }
   }
 
  private:
-  struct Slots {
-    double* v[kDirectSteps];
-    __mmask16* cut[kDirectSteps];
-    double g[kDirectSteps];
-  };
-  using Row = StepRows;
-  struct Ctx;
-
-  // One row t: builds the map of step t (keeping it in slot 0 when cx.keep) and writes G_t
-  // (m: steps of its window; 0: none). kColGamma: γ per column (ring rows), else one γ per step
-  // (sl.g); kM: m when fixed at compile time, else 0.
-  template <bool kColGamma, size_t kM>
-  void RowLoop(const Ctx& cx, const Slots& sl, size_t m_rt) {
-    const size_t m = kM ? kM : m_rt;
-    double* g0 = sl.v[0];
-    double* r0 = g0 + s_;
-    double* e0 = r0 + s_;
-    __m512d gb[kDirectSteps];
-    if (!kColGamma)
-      for (size_t k = 0; k < std::max<size_t>(m, 1); ++k) gb[k] = _mm512_set1_pd(sl.g[k]);
-    const Row& row = cx.row;
-    for (size_t j = 0; j < w_; j += 16) {
-      if (cx.ahead) Prefetch(cx.next, j);
-      // Map of step t.
-      const __mmask16 term = Flags16(row.term, j), trunc = Flags16(row.trunc, j);
-      const __m512 r = _mm512_loadu_ps(row.r + j);
-      const __m512 boot = row.fin == row.next ? Load16(row.next, j)
-                                              : _mm512_mask_blend_ps(trunc, Load16(row.next, j), Load16(row.fin, j));
-      const __m512 e = _mm512_maskz_mov_ps(static_cast<__mmask16>(~term), boot);
-      const __mmask16 cut = term | trunc;
-      __m512d G[2], R[2] = {simd::LowHalf(r), simd::HighHalf(r)}, E[2] = {simd::LowHalf(e), simd::HighHalf(e)};
-      if (kColGamma) {
-        const __m512 g = _mm512_loadu_ps(row.g + j);
-        G[0] = simd::LowHalf(g), G[1] = simd::HighHalf(g);
-      } else {
-        G[0] = G[1] = gb[0];
-      }
-      if (cx.keep) {
-        for (int h = 0; h < 2; ++h) {
-          if (kColGamma) _mm512_store_pd(g0 + j + 8 * h, G[h]);
-          _mm512_store_pd(r0 + j + 8 * h, R[h]), _mm512_store_pd(e0 + j + 8 * h, E[h]);
-        }
-        sl.cut[0][j / 16] = cut;
-      }
-      if (m == 0) continue;
-      __m512d y[2];
-      if (m == 1) {
-        y[0] = E[0], y[1] = E[1];
-      } else {
-        const double* vu = sl.v[m - 1] + j;
-        for (int h = 0; h < 2; ++h) {
-          const __m512d gu = kColGamma ? _mm512_load_pd(vu + 8 * h) : gb[m - 1];
-          y[h] = _mm512_fmadd_pd(gu, _mm512_load_pd(vu + 2 * s_ + 8 * h), _mm512_load_pd(vu + s_ + 8 * h));
-        }
-        for (size_t k = m - 1; --k > 0;) {
-          const double* vs = sl.v[k] + j;
-          const __mmask16 c = sl.cut[k][j / 16];
-          for (int h = 0; h < 2; ++h) {
-            const __m512d gs = kColGamma ? _mm512_load_pd(vs + 8 * h) : gb[k];
-            y[h] = _mm512_mask_load_pd(y[h], Half(c, h), vs + 2 * s_ + 8 * h);
-            y[h] = _mm512_fmadd_pd(gs, y[h], _mm512_load_pd(vs + s_ + 8 * h));
-          }
-        }
-        for (int h = 0; h < 2; ++h) y[h] = _mm512_mask_mov_pd(y[h], Half(cut, h), E[h]);
-      }
-      for (int h = 0; h < 2; ++h) y[h] = _mm512_fmadd_pd(G[h], y[h], R[h]);
-      simd::Store16(cx.out + j, simd::Narrow(y[0], y[1]), stream_);
-    }
-  }
-
- private:
-  Row RowAt(size_t s, float* gbuf) const { return StepRowsAt(p_, s, n0_, w_, gbuf); }
-  struct Ctx {
-    const Row& row;
-    const Row& next;
-    bool ahead, keep;
+  // The inputs of one step (pointers at column 0 of its rows; never null).
+  struct Row {
+    const float* r;
+    const float* next;
+    const float* fin;
+    const float* g;  // γ per column, else unused
+    const uint8_t* term;
+    const uint8_t* trunc;
     float* out;
+    double gs;  // γ when not per column
   };
+  enum Store { kStream, kStreamUnaligned, kPlain, kMasked };
+  struct Chunk {
+    size_t j;  // first column
+    __mmask16 lanes;
+    Store store;
+    ptrdiff_t ahead;  // column to prefetch, from a row of this group (may be in the next group's rows)
+  };
+
+  Row RowAt(size_t s) const {
+    const NstepReturnsProblem& p = p_;
+    const size_t i = s * p.N;
+    const float* next = p.next_values ? p.next_values + i
+                        : s + 1 < p.T ? p.values + i + p.N
+                        : p.last_values ? p.last_values
+                                        : zeros_;
+    const float* fin = p.final_values && !p.next_values ? p.final_values + i : next;
+    const StepParam& q = p.gamma;
+    const float* g = col_gamma_ ? q.values + s * q.stride_t : nullptr;
+    const double gs = q.values ? (col_gamma_ ? 0.0 : q.values[s * q.stride_t]) : q.scalar;
+    return {p.rewards + i, next, fin, g, p.terminated ? p.terminated + i : no_flags_,
+            p.truncated ? p.truncated + i : no_flags_, p.returns + i, gs};
+  }
+
+  template <size_t kN, bool kTrunc>
+  void RunN(size_t a, size_t b) {
+    constexpr size_t K = GroupRows(kN);
+    const size_t top = std::min(p_.T, b + kN - 1);  // steps [b, top) only feed the open windows
+    for (size_t hi = top; hi > a;) {
+      const size_t rows = std::min(K, hi - a);
+      for (size_t i = 0; i < rows; ++i) rows_[i] = RowAt(hi - 1 - i);
+      const bool first = hi == top, last = hi - rows == a;
+      if (first || rows < K) Group<kN, kTrunc, true>(rows, first, first ? top - b : 0, !last);
+      else Group<kN, kTrunc, false>(K, false, 0, !last);
+      hi -= rows;
+    }
+    simd::Fence(stream_);
+  }
+
+  // One group of `rows` steps (rows_[i]: step hi - 1 - i), every chunk. first: the task's first
+  // group (all windows open at its first step, and its first `quiet` steps are not written);
+  // save: keep the open windows for the next group. kEdge: a first or short group.
+  template <size_t kN, bool kTrunc, bool kEdge>
+  void Group(size_t rows, bool first, size_t quiet, bool save) {
+    constexpr size_t K = GroupRows(kN);
+    const size_t full_end = c0_ + head_ + (c1_ - c0_ - head_) / 16 * 16;
+    const bool aligned = p_.N % 16 == 0 && (reinterpret_cast<uintptr_t>(p_.returns + c0_ + head_) & 63) == 0;
+    const Store full = !stream_ ? kPlain : aligned ? kStream : kStreamUnaligned;
+    const bool col_gamma = col_gamma_;
+    double* st = state_;
+    auto chunk = [&](const Chunk& c) {
+      // y[2k + h]: the window in register k, columns [c.j + 8h, c.j + 8h + 8); all but register
+      // n - 1 are open between groups.
+      __m512d y[2 * kN];
+      Unrolled([&](auto kc) {
+        constexpr size_t k = decltype(kc)::value;
+        y[k] = !first && k < 2 * (kN - 1) ? _mm512_load_pd(st + 8 * k) : _mm512_setzero_pd();
+      }, std::make_index_sequence<2 * kN>{});
+      Unrolled([&](auto ic) {
+        constexpr size_t i = decltype(ic)::value;
+        if (kEdge && i >= rows) return;
+        Step<kN, kTrunc, kEdge, i>(y, rows_[i], c, col_gamma, kEdge && first && i == 0, stage_ + 16 * i);
+      }, std::make_index_sequence<K>{});
+      // The outputs go out after the chunk's last load: a store to row s followed by loads at the
+      // same columns of rows below would alias them in the low 12 address bits whenever a row is a
+      // multiple of 4 KiB (N = 1024, 4096, ...), and those loads would wait on it (~25% slower).
+      for (size_t i = kEdge ? quiet : 0; i < (kEdge ? rows : K); ++i) {
+        const __m512 out = _mm512_load_ps(stage_ + 16 * i);
+        float* o = rows_[i].out + c.j;
+        switch (c.store) {
+          case kStream: _mm512_stream_ps(o, out); break;
+          case kStreamUnaligned: simd::Store16(o, out, true); break;
+          case kPlain: _mm512_storeu_ps(o, out); break;
+          case kMasked: _mm512_mask_storeu_ps(o, c.lanes, out); break;
+        }
+      }
+      if (save) {
+        Unrolled([&](auto kc) {
+          constexpr size_t k = decltype(kc)::value;
+          _mm512_store_pd(st + 8 * k, y[k]);
+        }, std::make_index_sequence<2 * (kN - 1)>{});
+      }
+      st += 16 * (kN - 1);
+    };
+    // Past the task's last column, prefetch from the start of the rows K below (the next group).
+    const ptrdiff_t wrap = static_cast<ptrdiff_t>(c0_) - static_cast<ptrdiff_t>(c1_) - static_cast<ptrdiff_t>(K * p_.N);
+    auto ahead = [&](size_t j) {
+      const size_t f = j + kAheadColumns;
+      return static_cast<ptrdiff_t>(f) + (f < c1_ ? 0 : wrap);
+    };
+    if (head_ > 0) chunk({c0_, static_cast<__mmask16>((1u << head_) - 1), kMasked, ahead(c0_)});
+    for (size_t j = c0_ + head_; j < full_end; j += 16) chunk({j, 0xffff, full, ahead(j)});
+    if (full_end < c1_) chunk({full_end, static_cast<__mmask16>((1u << (c1_ - full_end)) - 1), kMasked, ahead(full_end)});
+  }
+
+  // Step i of a group for chunk c: opens the window in register (i - 1) mod n, updates the
+  // others, and puts the one in register i mod n (which closes) in `stage`. init: every window
+  // opens here (the task's first step).
+  template <size_t kN, bool kTrunc, bool kEdge, size_t i>
+  static void Step(__m512d (&y)[2 * kN], const Row& row, const Chunk& c, bool col_gamma, bool init, float* stage) {
+    constexpr size_t kClose = i % kN, kOpen = (i + kN - 1) % kN;
+    const size_t j = c.j;
+    const __mmask16 lanes = c.lanes;
+    const __m128i tf = _mm_maskz_loadu_epi8(lanes, row.term + j);
+    const __mmask16 term = _mm_test_epi8_mask(tf, tf);
+    __mmask16 cut = term;
+    __mmask16 trunc = 0;
+    if (kTrunc) {
+      const __m128i uf = _mm_maskz_loadu_epi8(lanes, row.trunc + j);
+      trunc = _mm_test_epi8_mask(uf, uf);
+      cut |= trunc;
+    }
+    // Halves of 8 columns, widened straight from memory.
+    __m512d R[2], E[2], G[2];
+    Unrolled([&](auto hc) {
+      constexpr int h = decltype(hc)::value;
+      const __mmask8 live = Half(lanes, h);
+      R[h] = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(live, row.r + j + 8 * h));
+      __m256 boot = _mm256_maskz_loadu_ps(live, row.next + j + 8 * h);
+      if (kTrunc) boot = _mm256_mask_blend_ps(Half(trunc, h), boot, _mm256_maskz_loadu_ps(live, row.fin + j + 8 * h));
+      E[h] = _mm512_cvtps_pd(_mm256_maskz_mov_ps(static_cast<__mmask8>(~Half(term, h)), boot));
+      G[h] = col_gamma ? _mm512_cvtps_pd(_mm256_maskz_loadu_ps(live, row.g + j + 8 * h)) : _mm512_set1_pd(row.gs);
+    }, std::make_index_sequence<2>{});
+    {  // the inputs kAheadColumns on (in the next group's rows past the task's last column)
+      const ptrdiff_t f = c.ahead;
+      PrefetchAt(row.r, 4 * f + 60);
+      PrefetchAt(row.next, 4 * f + 60);
+      PrefetchFlags16(row.term, f);
+      if (kTrunc) PrefetchAt(row.fin, 4 * f + 60), PrefetchFlags16(row.trunc, f);
+      if (col_gamma) PrefetchAt(row.g, 4 * f + 60);
+    }
+    Unrolled([&](auto kc) {
+      constexpr size_t k = decltype(kc)::value / 2, h = decltype(kc)::value % 2;
+      __m512d x = E[h];
+      if (k != kOpen && !(kEdge && init)) x = _mm512_mask_mov_pd(y[2 * k + h], Half(cut, h), E[h]);
+      y[2 * k + h] = _mm512_fmadd_pd(G[h], x, R[h]);
+    }, std::make_index_sequence<2 * kN>{});
+    _mm256_store_ps(stage, _mm512_cvtpd_ps(y[2 * kClose])), _mm256_store_ps(stage + 8, _mm512_cvtpd_ps(y[2 * kClose + 1]));
+  }
 
   const NstepReturnsProblem& p_;
-  size_t n0_, w_, n_;
-  double* ring_;  // slot i (steps s with s % n = i): rows of γ (when per column), r and e, s_ doubles apart
-  size_t s_;  // Stride(w_)
-  double gsc_[kDirectSteps] = {};  // γ of the steps in the ring (when not per column)
-  __mmask16* cut_;  // slot i: w_ / 16 cut masks
-  float* gbuf_;  // γ rows when γ is not per column (current row, prefetched row)
-  float* pbuf_;
-  bool stream_;
+  size_t c0_, c1_;
+  double* state_;
+  const float* zeros_;
+  const uint8_t* no_flags_;
+  bool stream_, col_gamma_;
+  size_t head_ = 0;  // columns of the first chunk when it aligns the others' output
+  Row rows_[kMaxGroupRows];
+  alignas(64) float stage_[16 * kMaxGroupRows];  // a chunk's outputs, one row of 16 per step
 };
 #endif
 
@@ -568,6 +652,109 @@ void NstepNarrow(const NstepReturnsProblem& p, size_t t0, size_t t1) {
     }
   }
 }
+
+#if RLCORE_SCAN_SIMD
+// One column (N = 1) with n <= kDirectSteps: 8 consecutive windows per float64 vector (lane i:
+// G_{t+i}), each summed by the Horner update of NstepWindows16 from its last step. Window t + i
+// needs steps [t + i, t + i + n), all within the vectors of steps [t, t + 8) and [t + 8, t + 16):
+// step k of every lane is the pair shifted down by k lanes (valignq), so each step's inputs are
+// loaded and widened once, and nothing goes through memory. The windows that reach the last 8 + n
+// steps, and those of a task's steps that do not fill a vector, go to NstepNarrow, and which ones
+// those are depends on t alone (tasks start at multiples of 8): results do not depend on the
+// thread count. (Replaces NstepColumn8 for such n: 1.5-1.7x faster, one thread.)
+
+// Lanes of `live` whose flag byte (of 8 at p) is nonzero.
+inline __mmask8 Flags8(const uint8_t* p, __mmask8 live) {
+  const __m128i x = _mm_maskz_loadu_epi8(live, p);
+  return static_cast<__mmask8>(_mm_test_epi8_mask(x, x));
+}
+
+template <size_t kN, bool kTrunc, bool kStepGamma>
+class NstepColumnShift {
+ public:
+  explicit NstepColumnShift(const NstepReturnsProblem& p) : p_(p) {}
+
+  // Returns of steps [t0, t1), t0 a multiple of 8, in vectors while every window of the vector
+  // ends at least one step clear of the batch end; returns where the scalar rest starts.
+  size_t Run(size_t t0, size_t t1, bool stream) const {
+    const size_t T = p_.T;
+    size_t t = t0;
+    if (t + 8 + kN > T || t + 8 > t1) return t;
+    Steps8 cur = Load(t, 0xff);
+    const __m512d gs = _mm512_set1_pd(p_.gamma.scalar);
+    for (; t + 8 + kN <= T && t + 8 <= t1; t += 8) {
+      // Lanes of steps [t + 8, t + 16) before T - 1 (the windows read no later step).
+      const size_t s = t + 8;
+      const __mmask8 live = s + 9 <= T ? 0xff : static_cast<__mmask8>((1u << (T - 1 - s)) - 1);
+      const Steps8 nxt = Load(s, live);
+      const uint32_t cut = cur.cut | static_cast<uint32_t>(nxt.cut) << 8;
+      auto at = [&](const __m512d& lo, const __m512d& hi, auto kc) {
+        constexpr int k = decltype(kc)::value;
+        if constexpr (k == 0) return lo;
+        else return _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), k));
+      };
+      __m512d y = _mm512_setzero_pd();
+      Unrolled([&](auto ic) {
+        constexpr int k = static_cast<int>(kN) - 1 - static_cast<int>(decltype(ic)::value);  // k = n - 1, …, 0
+        const std::integral_constant<int, k> kc;
+        const __m512d e = at(cur.e, nxt.e, kc), r = at(cur.r, nxt.r, kc);
+        const __m512d g = kStepGamma ? at(cur.g, nxt.g, kc) : gs;
+        const __m512d x = k + 1 == static_cast<int>(kN) ? e : _mm512_mask_mov_pd(y, static_cast<__mmask8>(cut >> k), e);
+        y = _mm512_fmadd_pd(g, x, r);
+      }, std::make_index_sequence<kN>{});
+      simd::Store8(p_.returns + t, _mm512_cvtpd_ps(y), stream);
+      cur = nxt;
+    }
+    return t;
+  }
+
+ private:
+  struct Steps8 {
+    __m512d r, e, g;
+    __mmask8 cut;
+  };
+
+  // Inputs of steps [s, s + 8) (lanes outside `live` read as 0).
+  Steps8 Load(size_t s, __mmask8 live) const {
+    const NstepReturnsProblem& p = p_;
+    const __mmask8 term = p.terminated ? Flags8(p.terminated + s, live) : 0;
+    __m256 boot = _mm256_maskz_loadu_ps(live, p.next_values ? p.next_values + s : p.values + s + 1);
+    __mmask8 cut = term;
+    if (kTrunc) {
+      const __mmask8 trunc = Flags8(p.truncated + s, live);
+      if (p.final_values && !p.next_values) boot = _mm256_mask_blend_ps(trunc, boot, _mm256_maskz_loadu_ps(live, p.final_values + s));
+      cut |= trunc;
+    }
+    const __m256 g = kStepGamma ? _mm256_maskz_loadu_ps(live, p.gamma.values + s * p.gamma.stride_t) : _mm256_setzero_ps();
+    return {_mm512_cvtps_pd(_mm256_maskz_loadu_ps(live, p.rewards + s)),
+            _mm512_cvtps_pd(_mm256_maskz_mov_ps(static_cast<__mmask8>(~term), boot)), _mm512_cvtps_pd(g), cut};
+  }
+
+  const NstepReturnsProblem& p_;
+};
+
+// Returns of steps [t0, t1) of a one-column batch (t0 a multiple of 8) with n <= kDirectSteps.
+void NstepColumnShiftRun(const NstepReturnsProblem& p, size_t t0, size_t t1, bool stream) {
+  const bool trunc = p.truncated != nullptr, step_gamma = p.gamma.values != nullptr;
+  size_t t = t0;
+  switch (p.n) {
+#define RLCORE_NSTEP_N(K)                                                                                 \
+  case K:                                                                                                 \
+    t = trunc ? (step_gamma ? NstepColumnShift<K, true, true>(p).Run(t0, t1, stream)                      \
+                            : NstepColumnShift<K, true, false>(p).Run(t0, t1, stream))                    \
+              : (step_gamma ? NstepColumnShift<K, false, true>(p).Run(t0, t1, stream)                     \
+                            : NstepColumnShift<K, false, false>(p).Run(t0, t1, stream));                  \
+    break;
+    RLCORE_NSTEP_N(1) RLCORE_NSTEP_N(2) RLCORE_NSTEP_N(3) RLCORE_NSTEP_N(4)
+    RLCORE_NSTEP_N(5) RLCORE_NSTEP_N(6) RLCORE_NSTEP_N(7) RLCORE_NSTEP_N(8)
+#undef RLCORE_NSTEP_N
+    default:
+      break;
+  }
+  simd::Fence(stream);
+  NstepNarrow(p, t, t1);
+}
+#endif
 
 #if RLCORE_SCAN_SIMD
 // One column (N = 1): its steps are contiguous, so 8 consecutive windows share one float64
@@ -727,40 +914,53 @@ Napi::Value NstepReturnsBinding(const Napi::CallbackInfo& info) {
 }
 
 #if RLCORE_SCAN_SIMD
-// NstepDirect16 over panels of columns; the fewer than 16 columns left over go to NstepBlocks.
-// Tasks take panels when there are enough of them, else runs of steps (and the leftover columns
-// runs of blocks); no result depends on the split.
-void NstepDirect(const NstepReturnsProblem& p) {
-  const size_t n = p.n, len = std::min(p.n, p.T), w16 = p.N / 16 * 16, rest = p.N - w16;
-  const size_t P = std::min(NstepDirect16::Panel(n), w16), panels = (w16 + P - 1) / P;
-  const size_t blocks = (p.T + len - 1) / len;
+// Runs fn(participant, block) for blocks [0, count) on up to `threads` threads (participant <
+// threads, for per-thread scratch), each thread taking the next block when it is done with one
+// (a shared ticket): on a shared machine a thread slowed by other work on its core then takes
+// fewer blocks, where fixed shares would make the call wait for it.
+template <class F>
+void ForEachBlock(size_t count, size_t threads, F&& fn) {
+  std::atomic<size_t> next{0};
+  ParallelFor(std::min(count, threads), 1, [&](size_t q0, size_t) {
+    for (size_t b; (b = next.fetch_add(1, std::memory_order_relaxed)) < count;) fn(q0, b);
+  });
+}
+
+// NstepWindows16 over blocks of about T / (8 threads) steps (whole rows: runs of columns shorter
+// than a few KiB read memory markedly slower), or of columns when there are too few steps; no
+// result depends on the split. Measured at T = 2048, N = 4096, n = 5 on 2 threads (quiet machine,
+// interleaved): blocks of 128 rows 1.6-1.8 G elements/s, two fixed halves of the columns 1.76,
+// column blocks of 512 (128) columns 1.3 (0.6); under load the shared ticket keeps both threads busy.
+void NstepWindows(const NstepReturnsProblem& p) {
   const size_t threads = p.T * p.N < (size_t{1} << 15) ? 1 : static_cast<size_t>(NumThreads());
-  const bool by_panels = panels >= 4 * threads || p.T < 16 * threads;
-  const size_t tasks = std::max<size_t>(1, std::min(threads, by_panels ? panels : p.T));
-  // Per task: the ring, two γ rows, and the leftover columns' prefix buffers (allocated here:
-  // nothing throws inside ParallelFor).
-  size_t per_task = NstepDirect16::RingDoubles(n, P) + P + 2 * len * rest;
-  per_task = (per_task + 7) / 8 * 8;
+  const size_t chunks = (p.N + 15) / 16;
+  const size_t min_rows = 64;
+  const bool by_columns = p.T < 2 * min_rows * threads;
+  const size_t per_block = by_columns ? std::max<size_t>(1, chunks / (4 * threads)) : std::max(p.T / (8 * threads), min_rows);
+  const size_t blocks = threads == 1 ? 1 : ((by_columns ? chunks : p.T) + per_block - 1) / per_block;
+  const size_t w = blocks > 1 && by_columns ? per_block * 16 : p.N;
+  const size_t workers = std::min(blocks, threads);
+  // Per worker the open windows; then a row of zeros standing for v' = 0 after the batch end and
+  // one for absent flags (allocated here: nothing throws inside ParallelFor).
+  const size_t per_thread = (NstepWindows16::StateDoubles(w, p.n) + 7) / 8 * 8;
+  const size_t zero_doubles = (p.N + 1) / 2 + (p.N + 7) / 8 + 8;
   thread_local std::vector<double> scratch_buf;
-  scratch_buf.resize(tasks * per_task + 8);
+  scratch_buf.resize(workers * per_thread + zero_doubles + 8);
   double* const scratch = AlignUp64(scratch_buf.data());
+  double* const zero_area = scratch + workers * per_thread;
+  std::fill(zero_area, zero_area + zero_doubles, 0.0);
+  const float* zeros = reinterpret_cast<const float*>(zero_area);
+  const uint8_t* no_flags = reinterpret_cast<const uint8_t*>(zero_area + (p.N + 1) / 2);
   const bool stream = p.T * p.N >= simd::kStreamElements;
-  ParallelFor(tasks, 1, [&](size_t q0, size_t q1) {
-    for (size_t q = q0; q < q1; ++q) {
-      double* ring = scratch + q * per_task;
-      float* gbuf = reinterpret_cast<float*>(ring + NstepDirect16::RingDoubles(n, P));
-      double* qbuf = ring + NstepDirect16::RingDoubles(n, P) + P;
-      if (by_panels) {
-        for (size_t c = panels * q / tasks; c < panels * (q + 1) / tasks; ++c)
-          NstepDirect16(p, c * P, std::min(P, w16 - c * P), ring, gbuf, stream).Run(0, p.T);
-      } else {
-        const size_t t0 = p.T * q / tasks, t1 = p.T * (q + 1) / tasks;
-        for (size_t n0 = 0; n0 < w16; n0 += P)
-          NstepDirect16(p, n0, std::min(P, w16 - n0), ring, gbuf, stream).Run(t0, t1);
-      }
-      if (rest > 0)
-        NstepBlocks(p, w16, rest, qbuf, qbuf + len * rest).Run(blocks * q / tasks, blocks * (q + 1) / tasks);
-      simd::Fence(stream);
+  ForEachBlock(blocks, workers, [&](size_t q, size_t b) {
+    double* state = scratch + q * per_thread;
+    if (blocks == 1) {
+      NstepWindows16(p, 0, p.N, state, zeros, no_flags, stream).Run(0, p.T);
+    } else if (by_columns) {
+      const size_t c0 = b * per_block * 16, c1 = std::min(p.N, c0 + per_block * 16);
+      NstepWindows16(p, c0, c1, state, zeros, no_flags, stream).Run(0, p.T);
+    } else {
+      NstepWindows16(p, 0, p.N, state, zeros, no_flags, stream).Run(b * per_block, std::min(p.T, (b + 1) * per_block));
     }
   });
 }
@@ -772,18 +972,20 @@ void NstepReturnsCpu(const NstepReturnsProblem& p) {
   if (p.T == 0 || p.N == 0) return;
 #if RLCORE_SCAN_SIMD
   if (p.N == 1 && p.n <= kColumnSteps) {
-    // Tasks start at multiples of 8 steps, so each step's path does not depend on the split.
-    const size_t octets = (p.T + 7) / 8;
-    ParallelFor(octets, 1024, [&p](size_t u0, size_t u1) {
-      const size_t t1 = std::min(p.T, 8 * u1);
-      NstepNarrow(p, NstepColumn8(p).Run(8 * u0, t1), t1);
+    // Blocks start at multiples of 8 steps, so each step's path does not depend on the split.
+    const size_t threads = p.T < (size_t{1} << 15) ? 1 : static_cast<size_t>(NumThreads());
+    const size_t per_block = std::max<size_t>(size_t{1} << 13, (p.T / (8 * threads) + 7) / 8 * 8);
+    const size_t blocks = (p.T + per_block - 1) / per_block;
+    const bool stream = p.T >= simd::kStreamElements;
+    ForEachBlock(blocks, threads, [&p, per_block, stream](size_t, size_t b) {
+      const size_t t0 = b * per_block, t1 = std::min(p.T, t0 + per_block);
+      if (p.n <= kDirectSteps) NstepColumnShiftRun(p, t0, t1, stream);
+      else NstepNarrow(p, NstepColumn8(p).Run(t0, t1), t1);
     });
     return;
   }
-#endif
-#if RLCORE_SCAN_SIMD
   if (p.n <= kDirectSteps && p.N >= 16) {
-    NstepDirect(p);
+    NstepWindows(p);
     return;
   }
 #endif

@@ -11,9 +11,17 @@
 // vs comes from the reverse scan (scan.h); pgAdvantages are written in the same pass, since pg_t
 // needs only v_{t+1}, which the reverse scan has produced just before step t.
 //
-// Precision: the ratios e^{logρ} are computed in float32 (ExpF, relative error ~1e-7; before
-// 2026-11 in float64), as are the AVX-512 paths' δ and γ λ c (ρ δ is formed in float64); the
-// recurrence accumulates in float64 everywhere.
+// Episode isolation: the (1 - term) and (1 - done) factors are selects, not products, so NaN or
+// Inf in a later episode never reaches an earlier one: at a terminated step v'_t is not read
+// (δ_t = ρ_t (r_t - V(s_t))), and at every episode end c_t = 0 exactly (even for a NaN ratio),
+// where the scan sets v_t - V(s_t) = δ_t by a select (scan.h). Within an episode, NaN and Inf
+// propagate as IEEE arithmetic does.
+//
+// Precision: the ratios e^{logρ} are computed in float32 (ExpF or RatioExp16, relative error
+// < 2e-7; before 2026-11 in float64; 0 below -87.34), as are the AVX-512 paths' δ and γ λ c (ρ δ
+// is formed in float64 on the 16-column path). The recurrence accumulates in float64, except on
+// the one-column path (VtraceOneColumn), which sums blocks of 16 steps in float32 (ρ δ too) and
+// carries the value from block to block in float64.
 #include "vtrace.h"
 
 #include <algorithm>
@@ -21,6 +29,7 @@
 #include <cstring>
 #include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include "bootstrap_args.h"
 #include "../core/scan.h"
@@ -33,16 +42,19 @@
 namespace rlcore {
 namespace {
 
+constexpr float kRatioExpMin = -87.33654f;  // ExpF's lower clamp: e^x = 2^-126 there
+
 // min(clip, x) that lets a NaN x through (an unclipped NaN ratio must not look like ρ̄).
 inline float ClipRatio(float x, float clip) { return clip < x ? clip : x; }
 
 // e^{logρ} in float32: ExpF (fastmath.h, relative error ~1e-7), branch-free so the loops
-// vectorise, with the edges of the vector ExpF16 (simd_scan.h): +Inf above 88 (so a huge ratio
-// is clipped to any threshold <= FLT_MAX), NaN passes through, 2^-126 below -87.3.
+// vectorise, with exact edges: NaN passes through, +Inf above 88 (so a huge ratio is clipped to
+// any threshold <= FLT_MAX), and 0 below -87.34 (a ratio under FLT_MIN, e^{-Inf} included, is
+// 0, so that c = 0 there, where the scan cuts, as it does at an exact 0).
 inline float RatioExp(float x) {
   const bool nan = !(x == x);
   const float e = ExpF(nan ? 0.f : x);
-  return nan ? x : x > 88.f ? std::numeric_limits<float>::infinity() : e;
+  return nan ? x : x > 88.f ? std::numeric_limits<float>::infinity() : x < kRatioExpMin ? 0.f : e;
 }
 
 constexpr size_t kRatioBlock = 256;  // steps whose ratios the one-column paths compute at once
@@ -51,6 +63,35 @@ constexpr size_t kRatioBlock = 256;  // steps whose ratios the one-column paths 
 inline void Ratios(const float* __restrict log_rho, size_t w, float* __restrict out) {
   for (size_t j = 0; j < w; ++j) out[j] = RatioExp(log_rho[j]);
 }
+
+#if RLCORE_SCAN_SIMD
+/// RatioExp on 16 floats: x = (16 m + k) ln2/16 + r with |r| <= ln2/32, so that
+/// e^x = 2^m 2^{k/16} e^r, 2^{k/16} from a table of 16 (one permute) and e^r by its Taylor
+/// polynomial of degree 3 (error r^4/24 < 1e-8): relative error < 2e-7 (ExpF: ~1.2e-7), in fewer
+/// operations than simd::ExpF16 (the one-column scan is bounded by arithmetic). The same edges.
+[[gnu::always_inline]] inline __m512 RatioExp16(const __m512 x) {
+  // Lanes outside [kRatioExpMin, 88] are replaced at the end (whatever the steps below give there).
+  const __mmask16 big = _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.f), _CMP_GT_OQ);
+  const __mmask16 in = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kRatioExpMin), _CMP_NLT_UQ);  // NaN too
+  // v = n + 1.5 2^23 with n = round(x 16/ln2) = 16 m + k: its low bits hold n (two's complement).
+  const __m512 magic = _mm512_set1_ps(12582912.f);
+  const __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(23.0831203f), magic);
+  const __m512 n = _mm512_sub_ps(v, magic);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.0433216989f), x);  // ln2/16 in two parts
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-1.19040888e-10f), r);
+  const __m512 one = _mm512_set1_ps(1.f);
+  __m512 e = _mm512_fmadd_ps(_mm512_set1_ps(1.f / 6), r, _mm512_set1_ps(0.5f));
+  e = _mm512_fmadd_ps(_mm512_fmadd_ps(e, r, one), r, one);
+  // 2^m 2^{k/16}: entry k (the float bits of 2^{k/16} less k << 19, the permute reads k from the
+  // low 4 bits of v) plus v << 19 = (16 m + k) << 19, which adds m to the exponent.
+  const __m512i table = _mm512_set_epi32(0x3f7d257d, 0x3f7ac0c7, 0x3f78ccdf, 0x3f7744fd, 0x3f76248c, 0x3f75672a, 0x3f7508a4,
+                                         0x3f7504f3, 0x3f75583f, 0x3f75fed7, 0x3f76f532, 0x3f7837f0, 0x3f79c3d3, 0x3f7b95c2,
+                                         0x3f7daac3, 0x3f800000);
+  const __m512i bits = _mm512_castps_si512(v);
+  const __m512i scale = _mm512_add_epi32(_mm512_permutexvar_epi32(bits, table), _mm512_slli_epi32(bits, 19));
+  return _mm512_mask_mov_ps(_mm512_maskz_mul_ps(in, e, _mm512_castsi512_ps(scale)), big, _mm512_set1_ps(__builtin_inff()));
+}
+#endif
 
 // The scan of vs (scan.h) with pgAdvantages fused into its writing passes: pg_t reads vs_{t+1},
 // which the reverse scan has produced just before step t (the time-chunked scan starts each
@@ -84,12 +125,12 @@ struct VtraceScan {
       Ratios(p.log_rhos + row, w, ratio);
 #pragma GCC ivdep
       for (size_t j = 0; j < w; ++j) {
-        const float boot = Select(trunc[j], v_final[j], v_next[j]);
-        const float g_live = Select(term[j], 0.f, g[j]);
-        const float g_lambda = Select(term[j] | trunc[j], 0.f, g[j] * l[j]);
-        const double td = static_cast<double>(r[j]) + static_cast<double>(g_live) * boot - static_cast<double>(v[j]);
+        // Selects, not products with 0 (see the top): v' is not read at a termination, c = 0 at an end.
+        const float boot = Select(term[j], 0.f, Select(trunc[j], v_final[j], v_next[j]));
+        const uint8_t done = term[j] | trunc[j];
+        const double td = static_cast<double>(r[j]) + static_cast<double>(g[j]) * boot - static_cast<double>(v[j]);
         const double a = static_cast<double>(ClipRatio(ratio[j], clip_rho)) * td;
-        const double c = static_cast<double>(g_lambda) * ClipRatio(ratio[j], clip_c);
+        const double c = static_cast<double>(Select(done, 0.f, g[j] * l[j])) * Select(done, 0.f, ClipRatio(ratio[j], clip_c));
         if constexpr (kWrite) {
           const float vs_next = inside ? static_cast<float>(s0[j] + v_after[j]) : v_after[j];
           const float boot_pg = Select(term[j], 0.f, Select(trunc[j], v_final[j], vs_next));
@@ -112,7 +153,7 @@ struct VtraceScan {
   };
 
   // Rows<true> for 16 columns [n, n + 16) of step t (simd_scan.h): coefficients in float32 (the
-  // scan itself in float64), the ratios by ExpF16.
+  // scan itself in float64), the ratios by RatioExp16.
   Coefs16Pg Coefs16(size_t t, size_t n) const {
     const size_t i = t * p.N + n;
     const bool inside = t + 1 < p.T;
@@ -126,16 +167,16 @@ struct VtraceScan {
                   : p.last_values ? _mm512_loadu_ps(p.last_values + n)
                                   : _mm512_setzero_ps();
     if (trunc && p.final_values && !p.next_values) boot = _mm512_mask_loadu_ps(boot, trunc, p.final_values + i);
-    const __m512 ratio = simd::ExpF16(_mm512_loadu_ps(p.log_rhos + i));
+    const __m512 ratio = RatioExp16(_mm512_loadu_ps(p.log_rhos + i));
     // _mm512_min_ps(clip, x) returns x when x is NaN, as ClipRatio.
     const __m512 rho = _mm512_min_ps(_mm512_set1_ps(p.clip_rho), ratio);
     const __m512 cc = _mm512_min_ps(_mm512_set1_ps(p.clip_c), ratio);
     const __m512 rho_pg = _mm512_min_ps(_mm512_set1_ps(p.clip_pg_rho), ratio);
-    const __mmask16 live = static_cast<__mmask16>(~term);
-    const __m512 td = _mm512_sub_ps(_mm512_fmadd_ps(_mm512_maskz_mov_ps(live, g), boot, r), v);
-    const __m512 gl = _mm512_maskz_mul_ps(static_cast<__mmask16>(~(term | trunc)), g, simd::Param16(p.lambda, t, n));
-    const __mmask16 use_vs = inside ? static_cast<__mmask16>(~(term | trunc)) : 0;
-    const __m512 c = _mm512_mul_ps(gl, cc);
+    // Selects (see the top): r + γ v' only where not terminated, c = 0 at every episode end.
+    const __mmask16 live = static_cast<__mmask16>(~term), cont = static_cast<__mmask16>(~(term | trunc));
+    const __m512 td = _mm512_sub_ps(_mm512_mask3_fmadd_ps(g, boot, r, live), v);
+    const __mmask16 use_vs = inside ? cont : 0;
+    const __m512 c = _mm512_maskz_mul_ps(cont, _mm512_mul_ps(g, simd::Param16(p.lambda, t, n)), cc);
     return {{_mm512_mul_pd(simd::LowHalf(rho), simd::LowHalf(td)), _mm512_mul_pd(simd::HighHalf(rho), simd::HighHalf(td)),
              simd::LowHalf(c), simd::HighHalf(c)},
             r, v, g, rho_pg, boot, v_after, live, use_vs};
@@ -152,45 +193,6 @@ struct VtraceScan {
     const __m512 boot = _mm512_maskz_mov_ps(q.live, _mm512_mask_mov_ps(q.boot, q.use_vs, vs_next));
     const __m512 adv = _mm512_sub_ps(_mm512_fmadd_ps(q.g, boot, q.r), q.v);
     simd::Store16(p.pg_advantages + i, _mm512_mul_ps(q.rho_pg, adv), stream);
-  }
-
-  struct Coefs8Pg : simd::Coefs8 {
-    __m256 r, v, g, rho_pg, boot, v_after;
-    __mmask8 live, use_vs;
-  };
-
-  // Steps [t, t + 8) of a one-column batch (simd_scan.h), same arithmetic as Coefs16.
-  Coefs8Pg Coefs8(size_t t) const {
-    const __mmask8 term = p.terminated ? simd::Set8(p.terminated + t) : 0;
-    const __mmask8 trunc = p.truncated ? simd::Set8(p.truncated + t) : 0;
-    const __m256 g = simd::Param8(p.gamma, t), v = _mm256_loadu_ps(p.values + t);
-    const __m256 r = _mm256_loadu_ps(p.rewards + t);
-    const __mmask8 inside = t + 8 < p.T ? 0xff : static_cast<__mmask8>((1u << (p.T - t - 1)) - 1);
-    const __m256 v_after = _mm256_maskz_loadu_ps(inside, p.values + t + 1);
-    __m256 boot;
-    if (p.next_values) {
-      boot = _mm256_loadu_ps(p.next_values + t);
-    } else {
-      boot = _mm256_mask_mov_ps(_mm256_set1_ps(p.last_values ? p.last_values[0] : 0.f), inside, v_after);
-      if (trunc && p.final_values) boot = _mm256_mask_loadu_ps(boot, trunc, p.final_values + t);
-    }
-    const __m256 ratio = simd::ExpF8(_mm256_loadu_ps(p.log_rhos + t));
-    const __m256 rho = _mm256_min_ps(_mm256_set1_ps(p.clip_rho), ratio);
-    const __m256 cc = _mm256_min_ps(_mm256_set1_ps(p.clip_c), ratio);
-    const __m256 rho_pg = _mm256_min_ps(_mm256_set1_ps(p.clip_pg_rho), ratio);
-    const __mmask8 live = static_cast<__mmask8>(~term);
-    const __m256 td = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_maskz_mov_ps(live, g), boot, r), v);
-    const __m256 gl = _mm256_maskz_mul_ps(static_cast<__mmask8>(~(term | trunc)), g, simd::Param8(p.lambda, t));
-    const __mmask8 use_vs = static_cast<__mmask8>(inside & ~(term | trunc));
-    return {{_mm512_mul_pd(_mm512_cvtps_pd(rho), _mm512_cvtps_pd(td)), _mm512_cvtps_pd(_mm256_mul_ps(gl, cc))},
-            r, v, g, rho_pg, boot, v_after, live, use_vs};
-  }
-  void Write8(size_t t, const Coefs8Pg& q, __m512d y, __m256 y_next, bool stream) const {
-    simd::Store8(p.vs + t, _mm256_add_ps(_mm512_cvtpd_ps(y), q.v), stream);
-    const __m256 vs_next = _mm256_add_ps(y_next, q.v_after);
-    const __m256 boot = _mm256_maskz_mov_ps(q.live, _mm256_mask_mov_ps(q.boot, q.use_vs, vs_next));
-    const __m256 adv = _mm256_sub_ps(_mm256_fmadd_ps(q.g, boot, q.r), q.v);
-    simd::Store8(p.pg_advantages + t, _mm256_mul_ps(q.rho_pg, adv), stream);
   }
 #endif
 
@@ -213,23 +215,19 @@ struct VtraceScan {
         const bool trunc = p.truncated && p.truncated[i];
         float v_next = p.next_values ? p.next_values[i] : t + 1 < p.T ? p.values[i + N] : last;
         if (trunc && !p.next_values) v_next = p.final_values[i];
+        if (term) v_next = 0.f;  // not read at a termination (see the top)
         const float g = p.gamma.At(t, n);
-        const double td = static_cast<double>(p.rewards[i]) + static_cast<double>(term ? 0.f : g) * v_next -
-                          static_cast<double>(p.values[i]);
+        const double td = static_cast<double>(p.rewards[i]) + static_cast<double>(g) * v_next - static_cast<double>(p.values[i]);
         const double a = static_cast<double>(ClipRatio(ratio[t - lo], clip_rho)) * td;
-        const double c =
-            static_cast<double>((term || trunc) ? 0.f : g * p.lambda.At(t, n)) * ClipRatio(ratio[t - lo], clip_c);
+        const double c = (term || trunc) ? 0.0 : static_cast<double>(g * p.lambda.At(t, n)) * ClipRatio(ratio[t - lo], clip_c);
         if constexpr (kWrite) {
           // ṽ_{t+1}: vs_{t+1} inside an episode, else v'_t (0 after a termination).
-          const float boot = term                    ? 0.f
-                             : !trunc && t + 1 < p.T ? static_cast<float>(y + p.values[i + N])
-                                                     : v_next;
+          const float boot = !term && !trunc && t + 1 < p.T ? static_cast<float>(y + p.values[i + N]) : v_next;
           const double target = static_cast<double>(p.rewards[i]) + static_cast<double>(g) * boot;
           p.pg_advantages[i] = static_cast<float>(ClipRatio(ratio[t - lo], clip_pg) * (target - p.values[i]));
         }
-        y = a + c * y;
-        if constexpr (kWrite) p.vs[i] = static_cast<float>(y + p.values[i]);
-        else C *= c;
+        const double y_t = ScanApply<kWrite>(a, c, &y, &C, 0);
+        if constexpr (kWrite) p.vs[i] = static_cast<float>(y_t + p.values[i]);
       }
       hi = lo;
     }
@@ -239,91 +237,163 @@ struct VtraceScan {
 };
 
 #if RLCORE_SCAN_SIMD
-constexpr size_t kColumnBlock = 2048;  // steps per chunk of the one-column lean scan (a multiple of 16)
+// ---- One column (N = 1): 16 steps per vector ----
+//
+// A block of steps [b, b + 16) (lane i = step b + i) is composed in registers by doubling
+// (Hillis & Steele 1986; Blelloch 1990 for first-order recurrences): starting from (x, C) = (a, c),
+//   (x_i, C_i) <- (x_i + C_i x_{i+k}, C_i C_{i+k})   for k = 1, 2, 4, 8   (lanes past 15: (0, 1)),
+// so that x_i = y_i with y_{b+16} = 0 and C_i = c_i ... c_15; then y_i = x_i + C_i y_{b+16}. x and C
+// are float32 (sums of at most 16 terms); y_{b+16} is carried from block to block in float64.
+// The ratios' exp (RatioExp16) is fused into the same pass; blocks are independent but for the
+// carry (one float64 fma per block) and are taken two at a time, so that their long dependency
+// chains overlap (measured ~15% faster than one at a time; a separate exp pass was slower).
+//
+// Episode ends (c == 0): the scan must select there, y_t = a_t, so that NaN or Inf after a cut
+// never reaches the steps before it (see the top), while the composition above multiplies: a term
+// across a cut is a product holding c = 0 times a later x or y. Where all 16 lanes of y come out
+// finite, every such term is an exact 0 and the results are the selecting scan's (up to the sign
+// of a zero): a lane of x or C that meets NaN or Inf stays non-finite up to y (x only accumulates,
+// C only multiplies, y = x + C y_{b+16}). So only a block whose y is not all finite (NaN or Inf
+// data) is redone, by VtraceScan::Column (step by step, selects, float64).
+// ScanColumn8 (8 float64 steps per vector, ratios in a pass of their own; until 2026-11) ran at
+// ~0.5-0.8G steps/s here (T = 10^6, in cache), this scan at ~1.0-1.3G: arithmetic, not memory,
+// bounds both.
 
-// The usual one-column call (scalar γ and λ, no truncations, no nextValues; terminations if
-// kTerm) away from the batch end (steps t + 8 < T: v' and V(s_{t+1}) are values[t + 1] in every
-// lane, and ṽ_{t+1} = vs_{t+1} wherever the episode goes on): VtraceScan's Coefs8/Write8 with
-// the per-block branches and masks of the general case removed, bit for bit the same arithmetic.
-template <bool kTerm>
-struct VtraceColumn {
-  const float* rewards;
-  const float* values;
-  const uint8_t* terminated;
-  const float* log_rhos;
-  float* vs;
-  float* pg_advantages;
-  float gamma, g_lambda, clip_rho, clip_c, clip_pg_rho;
-  // e^{logρ} of steps [ratio_lo, ratio_lo + kColumnBlock), computed ahead by ExpF16 in a loop of
-  // its own (it was ~40% of this scan's time inline: a long dependency chain per block).
-  const float* ratios = nullptr;
-  size_t ratio_lo = 0;
-  struct Q : simd::Coefs8 {
-    __m256 r, v, v_after, rho_pg;
-    __mmask8 live;
+// Lane i <- lane i + s, the top s lanes 1 (the fill of the products C).
+template <int s>
+[[gnu::always_inline]] inline __m512 ShiftDownOnes(__m512 x) {
+  return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(_mm512_set1_ps(1.f)), _mm512_castps_si512(x), s));
+}
+
+// Doubling step k.
+template <int k>
+[[gnu::always_inline]] inline void Compose16(__m512& x, __m512& C) {
+  x = _mm512_fmadd_ps(C, simd::ShiftDown<k>(x), x);
+  C = _mm512_mul_ps(C, ShiftDownOnes<k>(C));
+}
+
+// Steps [0, t_hi) of a one-column batch in blocks of 16 (t_hi a multiple of 16, t_hi < T: every
+// step reads values[t + 1]). kTerm: terminations given. kGeneral: truncations, nextValues and
+// per-step γ, λ as given (else scalar γ, λ, none of them); the same arithmetic where they are
+// absent, so both variants give the same bits on such inputs. kOneClip: ρ̄ = c̄ = ρ̄_pg (one min).
+template <bool kTerm, bool kGeneral, bool kOneClip>
+struct VtraceBlocks16 {
+  VtraceProblem p;  // by value: see ScanRows16 in simd_scan.h
+  __m512 clip_rho, clip_c, clip_pg, gamma, g_lambda;
+
+  explicit VtraceBlocks16(const VtraceProblem& q)
+      : p(q), clip_rho(_mm512_set1_ps(q.clip_rho)), clip_c(_mm512_set1_ps(q.clip_c)), clip_pg(_mm512_set1_ps(q.clip_pg_rho)),
+        gamma(_mm512_set1_ps(q.gamma.scalar)), g_lambda(_mm512_set1_ps(q.gamma.scalar * q.lambda.scalar)) {}
+
+  struct Block {
+    __m512 x, C;                    // the composition (see above)
+    __m512 rv, v, g, boot, rho_pg;  // r - V(s), V(s), γ, v', min(ρ̄_pg, e^{logρ})
+    __mmask16 live, cont;           // not terminated; no episode end
   };
-  Q Coefs8(size_t t) const {
-    const __mmask8 live = kTerm ? static_cast<__mmask8>(~simd::Set8(terminated + t)) : 0xff;
-    const __m256 g = _mm256_set1_ps(gamma), v = _mm256_loadu_ps(values + t), r = _mm256_loadu_ps(rewards + t);
-    const __m256 v_after = _mm256_loadu_ps(values + t + 1);
-    const __m256 ratio = _mm256_loadu_ps(ratios + (t - ratio_lo));
-    const __m256 rho = _mm256_min_ps(_mm256_set1_ps(clip_rho), ratio);
-    const __m256 cc = _mm256_min_ps(_mm256_set1_ps(clip_c), ratio);
-    const __m256 rho_pg = _mm256_min_ps(_mm256_set1_ps(clip_pg_rho), ratio);
-    const __m256 td = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_maskz_mov_ps(live, g), v_after, r), v);
-    const __m256 gl = _mm256_maskz_mov_ps(live, _mm256_set1_ps(g_lambda));
-    return {{_mm512_mul_pd(_mm512_cvtps_pd(rho), _mm512_cvtps_pd(td)), _mm512_cvtps_pd(_mm256_mul_ps(gl, cc))},
-            r, v, v_after, rho_pg, live};
+
+  // The block [b, b + 16): inputs, ratios, a and c, composed.
+  // Load and Finish are inlined into Run (GCC 12 would not inline them into all 8 variants, and
+  // reports its intrinsics' undefined operands out of line, see simd_scan.h).
+  [[gnu::always_inline]] Block Load(size_t b) const {
+    Block q;
+    const __mmask16 term = kTerm ? simd::Set16(p.terminated + b) : 0;
+    const __mmask16 trunc = kGeneral && p.truncated ? simd::Set16(p.truncated + b) : 0;
+    q.live = static_cast<__mmask16>(~term);
+    q.cont = static_cast<__mmask16>(~(term | trunc));
+    q.v = _mm512_loadu_ps(p.values + b);
+    q.rv = _mm512_sub_ps(_mm512_loadu_ps(p.rewards + b), q.v);
+    q.g = gamma;
+    q.boot = _mm512_loadu_ps(p.values + b + 1);
+    __m512 gl = g_lambda;
+    if constexpr (kGeneral) {
+      if (p.gamma.values) q.g = _mm512_loadu_ps(p.gamma.values + b);
+      gl = _mm512_mul_ps(q.g, p.lambda.values ? _mm512_loadu_ps(p.lambda.values + b) : _mm512_set1_ps(p.lambda.scalar));
+      if (p.next_values) q.boot = _mm512_loadu_ps(p.next_values + b);
+      else if (trunc) q.boot = _mm512_mask_loadu_ps(q.boot, trunc, p.final_values + b);
+    }
+    const __m512 ratio = RatioExp16(_mm512_loadu_ps(p.log_rhos + b));
+    // min(clip, NaN) is NaN, as ClipRatio.
+    const __m512 rho = _mm512_min_ps(clip_rho, ratio);
+    q.rho_pg = kOneClip ? rho : _mm512_min_ps(clip_pg, ratio);
+    // Selects (see the top): γ v' only where not terminated, c = 0 at every episode end.
+    q.x = _mm512_mul_ps(rho, _mm512_mask3_fmadd_ps(q.g, q.boot, q.rv, q.live));
+    q.C = _mm512_maskz_mul_ps(q.cont, gl, kOneClip ? rho : _mm512_min_ps(clip_c, ratio));
+    Compose16<1>(q.x, q.C);
+    Compose16<2>(q.x, q.C);
+    Compose16<4>(q.x, q.C);
+    Compose16<8>(q.x, q.C);
+    return q;
   }
-  void Write8(size_t t, const Q& q, __m512d y, __m256 y_next, bool stream) const {
-    simd::Store8(vs + t, _mm256_add_ps(_mm512_cvtpd_ps(y), q.v), stream);
-    const __m256 boot = _mm256_maskz_mov_ps(q.live, _mm256_add_ps(y_next, q.v_after));
-    const __m256 adv = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_set1_ps(gamma), boot, q.r), q.v);
-    simd::Store8(pg_advantages + t, _mm256_mul_ps(q.rho_pg, adv), stream);
+
+  // The steps [b, b + 16) by VtraceScan::Column from y = y[b + 16]; returns y[b]. Out of line:
+  // only NaN or Inf data comes here (see above).
+  [[gnu::noinline]] double Exact(size_t b, double y) const {
+    VtraceScan{p}.Column<true>(0, b, b + 16, &y, nullptr);
+    return y;
+  }
+
+  // y of the block [b, b + 16) from carry = y[b + 16] (float64), which receives y[b]; writes vs
+  // and pg. vs_above: vs of the block above (lane 0: vs[b + 16]), receives this block's.
+  [[gnu::always_inline]] void Finish(size_t b, const Block& q, __m128d& carry, __m512& vs_above, bool stream) const {
+    const __m512 y = _mm512_fmadd_ps(q.C, simd::CarryLanes16(carry), q.x);
+    if (__builtin_expect(_mm512_fpclass_ps_mask(y, 0x99) != 0, 0)) {  // NaN or ±Inf
+      carry = _mm_set_sd(Exact(b, _mm_cvtsd_f64(carry)));
+      vs_above = _mm512_set1_ps(p.vs[b]);
+      return;
+    }
+    carry = _mm_fmadd_sd(_mm_cvtss_sd(_mm_setzero_pd(), _mm512_castps512_ps128(q.C)), carry,
+                         _mm_cvtss_sd(_mm_setzero_pd(), _mm512_castps512_ps128(q.x)));
+    const __m512 vs = _mm512_add_ps(y, q.v);
+    simd::Store16(p.vs + b, vs, stream);
+    // pg: ṽ_{t+1} = vs_{t+1} where the episode goes on (lane 15: vs[b + 16]).
+    const __m512 vs_next = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(vs_above), _mm512_castps_si512(vs), 1));
+    vs_above = vs;
+    const __m512 boot = kGeneral ? _mm512_mask_mov_ps(q.boot, q.cont, vs_next) : vs_next;
+    const __m512 adv = _mm512_mask3_fmadd_ps(q.g, boot, q.rv, q.live);
+    simd::Store16(p.pg_advantages + b, _mm512_mul_ps(q.rho_pg, adv), stream);
+  }
+
+  // From y[t_hi] = y (vs[t_hi] written), two blocks at a time (see above).
+  void Run(size_t t_hi, double y, bool stream) const {
+    __m128d carry = _mm_set_sd(y);
+    __m512 vs_above = _mm512_set1_ps(p.vs[t_hi]);
+    size_t b = t_hi;
+    for (; b >= 32; b -= 32) {
+      const Block hi = Load(b - 16), lo = Load(b - 32);
+      Finish(b - 16, hi, carry, vs_above, stream);
+      Finish(b - 32, lo, carry, vs_above, stream);
+    }
+    if (b > 0) Finish(0, Load(0), carry, vs_above, stream);
+    simd::Fence(stream);
   }
 };
 
-// The interior steps [0, t_hi) (t_hi = T - 8) with VtraceColumn in chunks of kColumnBlock steps
-// on the 8-step blocks of [0, T) (chunked ScanColumn8 calls give the same results as one), the
-// ratios of each chunk first. Returns the steps left (T mod 8).
-template <class Lean>
-size_t VtraceColumnChunks(Lean lean, size_t t_hi, double* y, bool stream) {
-  alignas(64) float ratio[kColumnBlock];
-  size_t hi = t_hi;
-  while (hi >= 8) {
-    const size_t lo = hi - std::min(kColumnBlock, hi / 8 * 8);
-    for (size_t t = lo; t < hi; t += 16) {
-      const __mmask16 m = hi - t >= 16 ? 0xffff : static_cast<__mmask16>((1u << (hi - t)) - 1);
-      _mm512_mask_storeu_ps(ratio + (t - lo), m, simd::ExpF16(_mm512_maskz_loadu_ps(m, lean.log_rhos + t)));
-    }
-    lean.ratios = ratio;
-    lean.ratio_lo = lo;
-    simd::ScanColumn8(lean, lo, hi, y, stream);  // all of [lo, hi): a multiple of 8 steps
-    hi = lo;
-  }
-  return hi;
+// f(std::bool_constant<b>{}).
+template <class F>
+void WithBool(bool b, F&& f) {
+  if (b) f(std::true_type{});
+  else f(std::false_type{});
 }
 
-// One-column batches through VtraceColumn where it applies; false where it does not.
-bool VtraceOneColumn(const VtraceProblem& p) {
-  if (p.N != 1 || p.T < 16 || p.truncated || p.next_values || p.gamma.values || p.lambda.values) return false;
-  const float g_lambda = p.gamma.scalar * p.lambda.scalar;
+// A one-column batch: the last (T - 1) mod 16 + 1 steps by VtraceScan::Column (they read the
+// batch end), the others by VtraceBlocks16.
+void VtraceOneColumn(const VtraceProblem& p) {
+  const size_t head = (p.T - 1) % 16 + 1, t_hi = p.T - head;
   const VtraceScan k{p};
-  const bool stream = p.T * p.N >= simd::kStreamElements;
-  auto make = [&](auto term) {
-    return VtraceColumn<decltype(term)::value>{p.rewards, p.values, p.terminated, p.log_rhos, p.vs, p.pg_advantages,
-                                               p.gamma.scalar, g_lambda, p.clip_rho, p.clip_c, p.clip_pg_rho};
-  };
-  // As simd::ScanOneColumn: the block holding the batch end and the first T mod 8 steps by the
-  // general kernel.
   double y = k.Boundary(0);
-  simd::ScanColumn8(k, p.T - 8, p.T, &y, stream);
-  const size_t rest = p.terminated ? VtraceColumnChunks(make(std::true_type{}), p.T - 8, &y, stream)
-                                   : VtraceColumnChunks(make(std::false_type{}), p.T - 8, &y, stream);
-  if (rest > 0) k.Column<true>(0, 0, rest, &y, nullptr);
-  return true;
+  k.Column<true>(0, t_hi, p.T, &y, nullptr);
+  if (t_hi == 0) return;
+  const bool stream = p.T >= simd::kStreamElements;
+  const bool general = p.truncated || p.next_values || p.gamma.values || p.lambda.values;
+  const bool one_clip = p.clip_rho == p.clip_c && p.clip_rho == p.clip_pg_rho;
+  WithBool(p.terminated != nullptr, [&](auto term) {
+    WithBool(general, [&](auto gen) {
+      WithBool(one_clip, [&](auto one) {
+        VtraceBlocks16<decltype(term)::value, decltype(gen)::value, decltype(one)::value>(p).Run(t_hi, y, stream);
+      });
+    });
+  });
 }
-
 #endif
 
 // A clip threshold: a finite number > 0.
@@ -383,7 +453,7 @@ Napi::Value VtraceBinding(const Napi::CallbackInfo& info) {
 
 void VtraceCpu(const VtraceProblem& p) {
 #if RLCORE_SCAN_SIMD
-  if (VtraceOneColumn(p)) return;
+  if (p.N == 1) return VtraceOneColumn(p);
 #endif
   ReverseScan(VtraceScan{p}, p.T, p.N);
 }

@@ -4,6 +4,7 @@ import { discountedReturns, discountedReturnsAsync, RlcoreError, setNumThreads }
 import { native } from '../../src/native.js';
 import { discountedReturnsRef } from '../reference/discounted_returns.js';
 import { cudaPresent, expectClose, flagProbArb, randomF32, randomFlags, rng, shapeArb } from '../helpers.js';
+import { expectIsolated, expectPropagatesWithinEpisode, isolationBatches, isolationShapeArb, unitArb, withThreads } from '../episode_isolation.js';
 
 function batch(T: number, N: number, seed: number, pTerm: number, pTrunc: number) {
   const rand = rng(seed);
@@ -53,6 +54,9 @@ describe('discountedReturns', () => {
       expect(Number.isNaN(got[t])).toBe(t >= 50 && t <= 120);
       expect(Number.isNaN(want[t])).toBe(t >= 50 && t <= 120);
     }
+    // With γ = 0 each step is its own sum (c = 0: G_t = r_t, G_{t+1} not read).
+    const alone = discountedReturns({ shape: [T, 1], rewards, gamma: 0 }).returns;
+    for (let t = 0; t < T; t++) expect(Object.is(alone[t], rewards[t])).toBe(true);
   });
 
   it('matches the reference on random shapes, flags and parameters', () => {
@@ -206,5 +210,28 @@ describe('discountedReturns', () => {
     const b = batch(T, 1, 1, 0, 0);
     const got = discountedReturns({ shape: [T, 1], ...b, device: 'cuda' });
     expectClose(got.returns, discountedReturnsRef({ T, N: 1, ...b, gamma: Math.fround(0.99) }), 1e-4, 1e-3);
+  });
+});
+
+describe('discountedReturns: NaN and Inf (README, NaN/Inf policy)', () => {
+  it('stay in their episode: earlier episodes are finite and as in a clean run (reference too; 1 and 2 threads)', () => {
+    const check = ([T, N]: [number, number], seed: number, gamma: number, trunc: boolean, withFinal: boolean) => {
+      // finalValues is read at every truncated step.
+      const { ends, clean, poisoned } = isolationBatches(T, N, seed, { trunc, finalReadAt: (_, tr) => tr });
+      const pick = (o: typeof clean) => ({ rewards: o.rewards, terminated: o.terminated, truncated: o.truncated, lastValues: o.lastValues, finalValues: withFinal ? o.finalValues : undefined, gamma });
+      expectIsolated(discountedReturnsRef({ T, N, ...pick(poisoned) }), discountedReturnsRef({ T, N, ...pick(clean) }), T, N, ends);
+      withThreads(() => {
+        const want = discountedReturns({ shape: [T, N], ...pick(clean) });
+        expectIsolated(discountedReturns({ shape: [T, N], ...pick(poisoned) }).returns, want.returns, T, N, ends);
+      });
+    };
+    fc.assert(fc.property(isolationShapeArb, fc.integer(), unitArb, fc.boolean(), fc.boolean(), check), { numRuns: 40 });
+    check([40_000, 2], 1, 0.99, true, true); // the pool's split of long columns over time
+    check([600, 256], 3, 0.99, true, true); // 16-column row order
+    check([1100, 1000], 4, 0.99, false, true); // streamed row order
+  });
+
+  it('propagate to every earlier step of their episode, however the scan groups the steps', () => {
+    expectPropagatesWithinEpisode((T, N, rewards) => discountedReturns({ shape: [T, N], rewards, gamma: 0.5 }).returns);
   });
 });

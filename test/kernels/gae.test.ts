@@ -4,6 +4,7 @@ import { gae, gaeAsync, RlcoreError, setNumThreads } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { gaeRef } from '../reference/gae.js';
 import { bootstrapBatch, cudaPresent, expectClose, flagProbArb, rng, shapeArb } from '../helpers.js';
+import { expectIsolated, expectPropagatesWithinEpisode, isolationBatches, isolationShapeArb, unitArb, withThreads } from '../episode_isolation.js';
 
 const batch = bootstrapBatch;
 
@@ -244,5 +245,29 @@ describe('gae with scalar γ and λ', () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('gae: NaN and Inf (README, NaN/Inf policy)', () => {
+  it('stay in their episode: earlier episodes are finite and as in a clean run (reference too; 1 and 2 threads)', () => {
+    const check = ([T, N]: [number, number], seed: number, gamma: number, lambda: number, next: boolean, trunc: boolean) => {
+      const { ends, clean, poisoned } = isolationBatches(T, N, seed, { next, trunc });
+      expectIsolated(gaeRef({ T, N, ...poisoned, gamma, lambda }).advantages, gaeRef({ T, N, ...clean, gamma, lambda }).advantages, T, N, ends);
+      withThreads(() => {
+        const want = gae({ shape: [T, N], ...clean, gamma, lambda });
+        const got = gae({ shape: [T, N], ...poisoned, gamma, lambda });
+        expectIsolated(got.advantages, want.advantages, T, N, ends);
+        expectIsolated(got.returns, want.returns, T, N, ends);
+      });
+    };
+    fc.assert(fc.property(isolationShapeArb, fc.integer(), unitArb, unitArb, fc.boolean(), fc.boolean(), check), { numRuns: 40 });
+    check([40_000, 2], 1, 0.99, 0.95, false, true); // the pool's split of long columns over time
+    check([40_000, 2], 2, 0.99, 0.95, true, true);
+    check([600, 256], 3, 0.99, 0.95, false, true); // 16-column row order
+    check([1100, 1000], 4, 0.99, 0.95, false, true); // streamed row order
+  });
+
+  it('propagate to every earlier step of their episode, however the scan groups the steps', () => {
+    expectPropagatesWithinEpisode((T, N, rewards) => gae({ shape: [T, N], rewards, values: new Float32Array(T * N), gamma: 1, lambda: 0.5 }).advantages);
   });
 });

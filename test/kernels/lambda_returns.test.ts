@@ -4,6 +4,7 @@ import { discountedReturns, gae, lambdaReturns, lambdaReturnsAsync, RlcoreError,
 import { native } from '../../src/native.js';
 import { lambdaReturnsRef } from '../reference/lambda_returns.js';
 import { bootstrapBatch, cudaPresent, expectClose, expectSameBits, flagProbArb, rng, shapeArb } from '../helpers.js';
+import { expectIsolated, expectPropagatesWithinEpisode, isolationBatches, isolationShapeArb, unitArb, withThreads } from '../episode_isolation.js';
 
 const batch = bootstrapBatch;
 
@@ -298,5 +299,29 @@ describe('lambdaReturns with scalar γ and λ', () => {
       ),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('lambdaReturns: NaN and Inf (README, NaN/Inf policy)', () => {
+  // Without truncations and nextValues (scalar γ, λ), one column and small batches of 16 columns
+  // or more take the lean paths; with them, the general ones.
+  it('stay in their episode: earlier episodes are finite and as in a clean run (reference too; 1 and 2 threads)', () => {
+    const check = ([T, N]: [number, number], seed: number, gamma: number, lambda: number, next: boolean, trunc: boolean) => {
+      const { ends, clean, poisoned } = isolationBatches(T, N, seed, { next, trunc });
+      expectIsolated(lambdaReturnsRef({ T, N, ...poisoned, gamma, lambda }), lambdaReturnsRef({ T, N, ...clean, gamma, lambda }), T, N, ends);
+      withThreads(() => {
+        const want = lambdaReturns({ shape: [T, N], ...clean, gamma, lambda });
+        expectIsolated(lambdaReturns({ shape: [T, N], ...poisoned, gamma, lambda }).returns, want.returns, T, N, ends);
+      });
+    };
+    fc.assert(fc.property(isolationShapeArb, fc.integer(), unitArb, unitArb, fc.boolean(), fc.boolean(), check), { numRuns: 40 });
+    check([40_000, 2], 1, 0.99, 0.95, false, true); // the pool's split of long columns over time
+    check([40_000, 2], 2, 0.99, 0.95, true, false);
+    check([600, 256], 3, 0.99, 0.95, false, true); // 16-column row order
+    check([1100, 1000], 4, 0.99, 0.95, false, false); // streamed row order
+  });
+
+  it('propagate to every earlier step of their episode, however the scan groups the steps', () => {
+    expectPropagatesWithinEpisode((T, N, rewards) => lambdaReturns({ shape: [T, N], rewards, values: new Float32Array(T * N), gamma: 1, lambda: 0.5 }).returns);
   });
 });

@@ -1,10 +1,11 @@
 // The block decomposition of nstepReturns (native/kernels/nstep_returns.cc, NstepBlocks and its
 // row-order AVX-512 form NstepRows16): windows composed from per-block suffix and prefix maps, on
 // random episode patterns, window lengths (1, around T, above T, not dividing T), column counts
-// with remainders, panels of 4096 columns, one-column batches (the 8-steps-per-vector path,
-// NstepColumn8), thread splits over columns and over time, and NaN/Inf beyond episode ends; and
-// the direct window sums for n <= 8 and at least 16 columns (NstepDirect16: every n with its
-// compile-time and run-time window lengths, γ kinds, optional inputs, panels, leftover columns).
+// with remainders, panels of 4096 columns, one-column batches (8 windows per vector:
+// NstepColumnShift for n <= 8, NstepColumn8 above), thread splits over columns and over time, and
+// NaN/Inf beyond episode ends on every path; and the direct window sums for n <= 8 and at least 16
+// columns (NstepWindows16: every n with its groups of steps, γ kinds, optional inputs, masked
+// first and last chunks, splits over steps and columns).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nstepReturns, setNumThreads } from '../../src/index.js';
@@ -12,6 +13,46 @@ import { nstepReturnsRef } from '../reference/nstep_returns.js';
 import { bootstrapBatch, expectClose, randomF32, rng } from '../helpers.js';
 
 const batch = bootstrapBatch;
+
+/**
+ * A batch whose column c has one episode end at step ends[c] (terminated in even columns,
+ * truncated in odd ones) and no other, and a copy of it in which every input of the later episode
+ * is `bad` (NaN or Inf): rewards and final values after the end, values from the step after it
+ * (v' of the end, read only where truncated, from finalValues), nextValues after it (and at it
+ * where terminated), lastValues.
+ */
+function episodePair(T: number, N: number, seed: number, bad: number, next: boolean) {
+  const rand = rng(seed);
+  const clean = { ...batch(T, N, seed, 0, 0), nextValues: next ? randomF32(T * N, rand) : undefined };
+  const ends = Array.from({ length: N }, () => Math.floor(rand() * (T - 1)));
+  ends.forEach((e, c) => ((c % 2 === 0 ? clean.terminated : clean.truncated)[e * N + c] = 1));
+  const dirty = {
+    ...clean,
+    rewards: clean.rewards.slice(),
+    values: clean.values.slice(),
+    finalValues: clean.finalValues.slice(),
+    nextValues: clean.nextValues?.slice(),
+    lastValues: new Float32Array(N).fill(bad),
+  };
+  ends.forEach((e, c) => {
+    for (let t = e + 1; t < T; t++) {
+      const i = t * N + c;
+      dirty.rewards[i] = dirty.values[i] = dirty.finalValues[i] = bad;
+      if (dirty.nextValues) dirty.nextValues[i] = bad;
+    }
+    if (dirty.nextValues && c % 2 === 0) dirty.nextValues[e * N + c] = bad;
+  });
+  return { clean, dirty, ends };
+}
+
+/** Outputs at the steps of each column's first episode (t <= ends[c]). */
+function firstEpisodes(x: ArrayLike<number>, N: number, ends: number[]): number[] {
+  const out: number[] = [];
+  ends.forEach((e, c) => {
+    for (let t = 0; t <= e; t++) out.push(x[t * N + c]);
+  });
+  return out;
+}
 
 /** Runs `run` with 1, 2 and 3 threads: the first result matches `want`, the others it bit for bit. */
 function expectSameAcrossThreads(run: () => Float32Array, want: ArrayLike<number>): void {
@@ -76,8 +117,8 @@ describe('nstepReturns block decomposition', () => {
       for (let k = 0; k < 12; k++) {
         const t = 1 + Math.floor(rand() * (T - 2)), c = Math.floor(rand() * N);
         b.terminated[t * N + c] = 1;
-        // (Not in values[t + 1]: that is v'_t, which the reference multiplies by 1 - term = 0.)
         b.rewards[(t + 1) * N + c] = NaN;
+        b.values[(t + 1) * N + c] = Infinity; // v'_t: not read at a termination
       }
       const got = nstepReturns({ shape: [T, N], ...b, gamma: 0.9, n });
       const want = nstepReturnsRef({ T, N, ...b, gamma: Math.fround(0.9), n });
@@ -193,5 +234,33 @@ describe('nstepReturns block decomposition', () => {
       const want = nstepReturnsRef({ T, N, ...b, gamma, n });
       expectSameAcrossThreads(() => nstepReturns({ shape: [T, N], ...b, gamma, n }).returns, want);
     }
+  });
+  it('NaN and Inf in a later episode leave every earlier output unchanged, on every path and thread count', () => {
+    // [T, N, n]: one long column (8 windows per vector for n <= 8, NstepColumn8 up to 64, then
+    // NstepNarrow), a few columns (NstepNarrow), and many (NstepWindows16 split over steps and over
+    // columns for n <= 8, the block composition above), with and without nextValues, γ per step.
+    const cases = [[100_003, 1, 5], [50_001, 1, 12], [3_001, 1, 70], [20_000, 3, 6], [300, 4099, 5], [40, 4099, 8], [2_000, 600, 3], [600, 130, 20], [97, 37, 1]] as const;
+    cases.forEach(([T, N, n], k) => {
+      for (const next of [false, true]) {
+        const { clean, dirty, ends } = episodePair(T, N, 7 * k + (next ? 1 : 0), k % 2 ? Infinity : NaN, next);
+        const gamma = k % 3 === 2 ? Float32Array.from({ length: T }, (_, t) => 0.9 + 0.1 * ((t * 7) % 10) / 10) : 0.97;
+        const want = firstEpisodes(nstepReturns({ shape: [T, N], ...clean, gamma, n }).returns, N, ends);
+        expect(want.every(Number.isFinite)).toBe(true);
+        for (const threads of [1, 2, 3]) {
+          setNumThreads(threads);
+          try {
+            const got = firstEpisodes(nstepReturns({ shape: [T, N], ...dirty, gamma, n }).returns, N, ends);
+            expect(got).toEqual(want);
+          } finally {
+            setNumThreads(2);
+          }
+        }
+        if (T * N * n <= 2e6) {
+          const ref = firstEpisodes(nstepReturnsRef({ T, N, ...dirty, gamma, n }), N, ends);
+          expect(ref.every(Number.isFinite)).toBe(true);
+          expectClose(want, ref, 1e-5, 1e-4);
+        }
+      }
+    });
   });
 });

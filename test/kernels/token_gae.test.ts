@@ -161,6 +161,27 @@ describe('tokenGae', () => {
     expectClose(tokenGae(masked).advantages, tokenGaeRef(masked).advantages, 1e-4, 1e-4);
   });
 
+  it('with γλ = 0 each advantage is its own TD error: NaN or Inf at other tokens does not reach it', () => {
+    // The scan's step y = a + c y' is y = a where c = 0 (README, NaN/Inf policy), on every path:
+    // 16-token blocks (in pairs and alone), the last len % 16 tokens, the masked scan.
+    const L = 100, rand = rng(9);
+    const values = randomF32(3 * L, rand), rewards = randomF32(3 * L, rand);
+    const o = { shape: [3, L] as [number, number], rewards, gamma: 0.9, lambda: 0 };
+    for (const mask of [undefined, new Uint8Array(3 * L).fill(1)]) {
+      const clean = tokenGae({ ...o, mask, values }).advantages;
+      const bad = [L + 70, 2 * L + 97];
+      const poisoned = values.slice();
+      poisoned[bad[0]] = NaN;
+      poisoned[bad[1]] = Infinity;
+      const got = tokenGae({ ...o, mask, values: poisoned }).advantages;
+      for (let i = 0; i < 3 * L; i++) {
+        // δ_t = r_t + γ V_{t+1} - V_t reads V at t and t + 1.
+        if (bad.includes(i) || bad.includes(i + 1)) expect(Number.isFinite(got[i])).toBe(false);
+        else expect(Object.is(got[i], clean[i])).toBe(true);
+      }
+    }
+  });
+
   it('gives the same result with 1 thread and with the pool', () => {
     const rand = rng(21);
     const lengths = Int32Array.from([200_000, ...Array.from({ length: 300 }, () => Math.floor(rand() * 300))]);

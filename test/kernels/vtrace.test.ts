@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { gae, lambdaReturns, RlcoreError, setNumThreads, vtrace, vtraceAsync } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { vtraceRef } from '../reference/vtrace.js';
-import { vtraceBatch, cudaPresent, expectClose, flagProbArb, rng, shapeArb } from '../helpers.js';
+import { vtraceBatch, cudaPresent, expectClose, flagProbArb, randomF32, rng, shapeArb } from '../helpers.js';
 
 const batch = vtraceBatch;
 
@@ -18,6 +18,61 @@ function code(f: () => unknown): string {
   }
   return 'no error';
 }
+
+// Episode isolation: NaN and ±Inf in a later episode (rewards, values, log-ratios, nextValues,
+// finalValues, lastValues; the next value of a terminated step) must leave every earlier step's
+// outputs finite and equal to the clean run's, and the later episodes must be the reference's.
+function checkIsolation(T: number, N: number, kind: 'term' | 'trunc' | 'next' | 'perStep', device: 'cpu' | 'cuda'): void {
+  const poisons = [NaN, Infinity, -Infinity];
+  const seed = T * 7 + N + kind.length;
+  const rand = rng(seed);
+  const b = batch(T, N, seed, 0.002, kind === 'term' ? 0 : 0.002);
+  const nextValues = kind === 'next' ? randomF32(T * N, rand) : undefined;
+  const truncated = kind === 'term' ? undefined : b.truncated;
+  const gamma = kind === 'perStep' ? Float32Array.from({ length: T }, () => 0.9 + 0.1 * rand()) : Math.fround(0.99);
+  // The episode of column n that is poisoned starts after step ends[n] (terminated there, or
+  // truncated in every other column where truncations are given).
+  const ends = Array.from({ length: N }, () => Math.floor(rand() * (T - 1)));
+  for (let n = 0; n < N; n++) {
+    const i = ends[n] * N + n;
+    const trunc = truncated !== undefined && n % 2 === 1;
+    b.terminated[i] = trunc ? 0 : 1;
+    if (truncated) truncated[i] = trunc ? 1 : 0;
+  }
+  const clean = { shape: [T, N] as [number, number], ...b, truncated, nextValues, gamma, lambda: 0.95, clipRhoThreshold: 1.5, device };
+  const dirty = {
+    ...clean,
+    rewards: b.rewards.slice(), values: b.values.slice(), logRhos: b.logRhos.slice(), finalValues: b.finalValues.slice(),
+    lastValues: b.lastValues.slice(), nextValues: nextValues?.slice(),
+  };
+  for (let n = 0; n < N; n++) {
+    const e = ends[n], after = () => (e + 1 + Math.floor(rand() * (T - 1 - e))) * N + n;
+    for (const arr of [dirty.rewards, dirty.values, dirty.logRhos, dirty.finalValues, dirty.nextValues]) {
+      if (arr) for (let k = 0; k < 3; k++) arr[after()] = poisons[Math.floor(rand() * 3)];
+    }
+    dirty.values[(e + 1) * N + n] = poisons[n % 3]; // v' of step e when it is not given: not read there
+    if (dirty.nextValues && b.terminated[e * N + n]) dirty.nextValues[e * N + n] = NaN; // not read at a termination
+    dirty.lastValues[n] = NaN;
+  }
+  const want = vtrace(clean), got = vtrace(dirty);
+  for (let n = 0; n < N; n++) {
+    for (let t = 0; t <= ends[n]; t++) {
+      const i = t * N + n;
+      for (const [g, w] of [[got.vs[i], want.vs[i]], [got.pgAdvantages[i], want.pgAdvantages[i]]]) {
+        if (!(Number.isFinite(g) && Math.abs(g - w) <= 1e-4 + 1e-5 * Math.abs(w))) {
+          expect.fail(`${kind} T=${T} N=${N}: step ${t} column ${n} (episode end ${ends[n]}): ${g}, clean ${w}`);
+        }
+      }
+    }
+  }
+  const ref = vtraceRef({ T, N, ...dirty, gamma, lambda: Math.fround(0.95), clipRho: Math.fround(1.5), clipC: 1, clipPgRho: 1 });
+  // (Equal infinities count as equal.)
+  for (const [g, w] of [[got.vs, ref.vs], [got.pgAdvantages, ref.pgAdvantages]] as const) {
+    expectClose(Array.from(g, (x, i) => (x === w[i] ? 0 : x)), Array.from(w, (x, i) => (x === g[i] ? 0 : x)), 1e-5, 1e-4);
+  }
+}
+
+const isolationKinds = ['term', 'trunc', 'next', 'perStep'] as const;
 
 describe('vtrace', () => {
   it('matches the reference on random shapes, flags, ratios, thresholds and parameters', () => {
@@ -128,6 +183,14 @@ describe('vtrace', () => {
     }
   });
 
+  // Shapes that reach the one-column block scan (lean and general, streamed), the time-split and
+  // Column paths, 16-column blocks with remainders, and rows.
+  it('keeps NaN and Inf of a later episode out of every earlier episode, in every path', () => {
+    for (const [T, N] of [[40, 1], [1000, 1], [100_003, 1], [1_048_583, 1], [40, 3], [20_000, 3], [300, 21], [2000, 16], [64, 4099]] as const) {
+      for (const kind of isolationKinds) checkIsolation(T, N, kind, 'cpu');
+    }
+  });
+
   it('writes into caller-provided outputs; async gives the same', async () => {
     const T = 8, N = 4;
     const b = batch(T, N, 5, 0.2, 0.2);
@@ -208,6 +271,9 @@ describe('vtrace', () => {
       }),
       { numRuns: 50 },
     );
+    for (const [T, N] of [[300, 1], [100_003, 1], [300, 21], [64, 4099]] as const) {
+      for (const kind of isolationKinds) checkIsolation(T, N, kind, 'cuda');
+    }
     const T = 1_000_000;
     const b = batch(T, 1, 1, 0, 0);
     const got = vtrace({ shape: [T, 1], ...b, device: 'cuda' });

@@ -28,6 +28,15 @@ export function nextValue(o: GaeRef, t: number, n: number): number {
   return o.lastValues ? o.lastValues[n] : 0;
 }
 
+/**
+ * One step of the reverse scan y_t = a_t + c_t y_{t+1}: where c_t = 0 (an episode end) y_t = a_t,
+ * without reading y_{t+1}, so NaN or Inf of a later episode stays there (0 * NaN would be NaN).
+ */
+export function scanStep(a: number, c: number, next: number): number {
+  return c === 0 ? a : a + c * next;
+}
+
+/** δ_t = r_t + γ_t (1 - term_t) v'_t - V(s_t) (v'_t not read at terminations), A_t = δ_t + γ_t λ_t (1 - done_t) A_{t+1}. */
 export function gaeRef(o: GaeRef): { advantages: number[]; returns: number[] } {
   const { T, N } = o;
   const advantages = new Array<number>(T * N).fill(0);
@@ -36,12 +45,12 @@ export function gaeRef(o: GaeRef): { advantages: number[]; returns: number[] } {
     let next = 0;
     for (let t = T - 1; t >= 0; t--) {
       const i = t * N + n;
-      const term = o.terminated?.[i] ? 1 : 0;
-      const done = term || o.truncated?.[i] ? 1 : 0;
+      const term = !!o.terminated?.[i];
+      const done = term || !!o.truncated?.[i];
       const g = stepParam(o.gamma, t, n, T, N);
       const l = stepParam(o.lambda, t, n, T, N);
-      const delta = o.rewards[i] + g * (1 - term) * nextValue(o, t, n) - o.values[i];
-      next = delta + g * l * (1 - done) * next;
+      const delta = o.rewards[i] + g * (term ? 0 : nextValue(o, t, n)) - o.values[i];
+      next = scanStep(delta, done ? 0 : g * l, next);
       advantages[i] = next;
       returns[i] = next + o.values[i];
     }

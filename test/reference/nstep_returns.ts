@@ -6,7 +6,8 @@ export type NstepReturnsRef = Omit<GaeRef, 'lambda'> & { n: number };
 
 /**
  * G_t = Σ_{k<m} Γ_{t,k} r_{t+k} + Γ_{t,m} (1 - term_{t+m-1}) v'_{t+m-1}, with m = min(n, steps to
- * and including the first episode end at or after t, T - t): each window summed directly.
+ * and including the first episode end at or after t, T - t): each window summed directly. A window
+ * never reads past its episode's end, so NaN/Inf in a later episode leave it unchanged.
  */
 export function nstepReturnsRef(o: NstepReturnsRef): number[] {
   const { T, N, n: steps } = o;
@@ -27,9 +28,9 @@ export function nstepReturnsRef(o: NstepReturnsRef): number[] {
         G += disc * o.rewards[(t + k) * N + n];
         disc *= stepParam(o.gamma, t + k, n, T, N);
       }
+      // v' is not read at a termination (a select, not 0 * v': v' is the next episode's value).
       const last = t + m - 1;
-      const term = o.terminated?.[last * N + n] ? 1 : 0;
-      G += disc * (1 - term) * nextValue(ref, last, n);
+      if (!o.terminated?.[last * N + n]) G += disc * nextValue(ref, last, n);
       returns[t * N + n] = G;
     }
   }

@@ -1,4 +1,5 @@
 // Plain-loop token-sequence GAE: the hand calculation the native kernel is checked against.
+import { scanStep } from './gae.js';
 export interface TokenGaeRef {
   /** Packed layout: tokens per sequence. */
   lengths?: ArrayLike<number>;
@@ -43,7 +44,7 @@ export function tokenGaeRef(o: TokenGaeRef): { advantages: number[]; returns: nu
       let r = o.rewards ? o.rewards[i] : 0;
       if (k === idx.length - 1 && o.terminalRewards) r += o.terminalRewards[b];
       const delta = r + o.gamma * nextValue - o.values[i];
-      nextAdv = delta + o.gamma * o.lambda * nextAdv;
+      nextAdv = scanStep(delta, o.gamma * o.lambda, nextAdv); // γλ = 0: A_{t+1} not read, as in the kernel
       nextValue = o.values[i];
       advantages[i] = nextAdv;
       returns[i] = nextAdv + o.values[i];

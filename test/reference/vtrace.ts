@@ -9,7 +9,15 @@ export type VtraceRef = GaeRef & {
   clipPgRho: number;
 };
 
-/** vs and pgAdvantages as in Espeholt et al. 2018, eq. (1) and the policy-gradient term of section 4.2. */
+/** e^{logρ} as the kernels define it: 0 below -87.33654 (under FLT_MIN; e^{-Inf} included). */
+export function ratioOf(logRho: number): number {
+  return logRho < Math.fround(-87.33654) ? 0 : Math.exp(logRho);
+}
+
+/**
+ * vs and pgAdvantages as in Espeholt et al. 2018, eq. (1) and the policy-gradient term of section 4.2,
+ * with episode isolation: outputs of an episode never depend on data of a later one.
+ */
 export function vtraceRef(o: VtraceRef): { vs: number[]; pgAdvantages: number[] } {
   const { T, N } = o;
   const vs = new Array<number>(T * N).fill(0);
@@ -22,11 +30,13 @@ export function vtraceRef(o: VtraceRef): { vs: number[]; pgAdvantages: number[] 
       const done = term || o.truncated?.[i] ? 1 : 0;
       const g = stepParam(o.gamma, t, n, T, N);
       const l = stepParam(o.lambda, t, n, T, N);
-      const ratio = Math.exp(o.logRhos[i]);
+      const ratio = ratioOf(o.logRhos[i]);
       const rho = Math.min(o.clipRho, ratio);
-      const c = l * Math.min(o.clipC, ratio);
-      const delta = rho * (o.rewards[i] + g * (1 - term) * nextValue(o, t, n) - o.values[i]);
-      diff = delta + g * (1 - done) * c * diff;
+      // Episode isolation: selects, never a product with 0 (0 * NaN = NaN). At a termination v'
+      // is not read; at an episode end (c = 0) the trace restarts from δ.
+      const delta = rho * (o.rewards[i] + (term ? 0 : g * nextValue(o, t, n)) - o.values[i]);
+      const c = done ? 0 : g * l * Math.min(o.clipC, ratio);
+      diff = c === 0 ? delta : delta + c * diff;
       vs[i] = diff + o.values[i];
     }
     for (let t = 0; t < T; t++) {
@@ -35,8 +45,8 @@ export function vtraceRef(o: VtraceRef): { vs: number[]; pgAdvantages: number[] 
       const done = term || o.truncated?.[i] ? 1 : 0;
       const g = stepParam(o.gamma, t, n, T, N);
       const vNext = !done && t + 1 < T ? vs[i + N] : nextValue(o, t, n);
-      const rhoPg = Math.min(o.clipPgRho, Math.exp(o.logRhos[i]));
-      pgAdvantages[i] = rhoPg * (o.rewards[i] + g * (1 - term) * vNext - o.values[i]);
+      const rhoPg = Math.min(o.clipPgRho, ratioOf(o.logRhos[i]));
+      pgAdvantages[i] = rhoPg * (o.rewards[i] + (term ? 0 : g * vNext) - o.values[i]);
     }
   }
   return { vs, pgAdvantages };
