@@ -360,45 +360,6 @@ inline __m512 ExpPoly16(__m512 r) {
   return _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
 }
 
-/// e^x on 16 floats: ExpF of native/dist/fastmath.h (Cephes polynomial, float32 accuracy) with
-/// its edges made exact: x > 88 gives +Inf (not e^88) and a NaN x gives NaN; x < -87.34 gives
-/// 2^-126, as ExpF.
-inline __m512 ExpF16(__m512 x) {
-  const __mmask16 big = _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.0f), _CMP_GT_OQ);
-  const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-  __m512 xc = _mm512_max_ps(x, _mm512_set1_ps(-87.33654f));
-  xc = _mm512_min_ps(xc, _mm512_set1_ps(88.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  const __m512 q = _mm512_fmadd_ps(_mm512_mul_ps(ExpPoly16(r), r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512 y = _mm512_scalef_ps(q, n);  // q * 2^n
-  return _mm512_mask_mov_ps(_mm512_mask_mov_ps(y, big, _mm512_set1_ps(__builtin_inff())), nan, x);
-}
-/// ExpF16 on 8 floats, with 256-bit operations (the same operations lane for lane, so the same
-/// results; a 512-bit ExpF16 on a zero-extended vector would do twice the work where 512-bit
-/// operations are split in two halves).
-inline __m256 ExpF8(__m256 x) {
-  const __mmask8 big = _mm256_cmp_ps_mask(x, _mm256_set1_ps(88.0f), _CMP_GT_OQ);
-  const __mmask8 nan = _mm256_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-  __m256 xc = _mm256_max_ps(x, _mm256_set1_ps(-87.33654f));
-  xc = _mm256_min_ps(xc, _mm256_set1_ps(88.0f));
-  const __m256 n = _mm256_roundscale_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
-  r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
-  __m256 q = _mm256_set1_ps(1.9875691500e-4f);
-  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.3981999507e-3f));
-  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.3334519073e-3f));
-  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.1665795894e-2f));
-  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.6666665459e-1f));
-  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(5.0000001201e-1f));
-  q = _mm256_fmadd_ps(_mm256_mul_ps(q, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256 y = _mm256_scalef_ps(q, n);  // q * 2^n
-  return _mm256_mask_mov_ps(_mm256_mask_mov_ps(y, big, _mm256_set1_ps(__builtin_inff())), nan, x);
-}
-
 // ---- Reverse scans with a constant coefficient, 16 steps per vector step (tokenGae, and
 // discountedReturns on one column). A block of 16 steps [b, b + 16) with y_t = a_t + c y_{t+1} is
 //   y_{b+i} = x_i + c^{16-i} y_{b+16},   x_i = Σ_{k<16-i} c^k a_{b+i+k},

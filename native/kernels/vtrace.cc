@@ -68,7 +68,7 @@ inline void Ratios(const float* __restrict log_rho, size_t w, float* __restrict 
 /// RatioExp on 16 floats: x = (16 m + k) ln2/16 + r with |r| <= ln2/32, so that
 /// e^x = 2^m 2^{k/16} e^r, 2^{k/16} from a table of 16 (one permute) and e^r by its Taylor
 /// polynomial of degree 3 (error r^4/24 < 1e-8): relative error < 2e-7 (ExpF: ~1.2e-7), in fewer
-/// operations than simd::ExpF16 (the one-column scan is bounded by arithmetic). The same edges.
+/// operations than ExpF's polynomial on 16 lanes (the one-column scan is bounded by arithmetic). The same edges.
 [[gnu::always_inline]] inline __m512 RatioExp16(const __m512 x) {
   // Lanes outside [kRatioExpMin, 88] are replaced at the end (whatever the steps below give there).
   const __mmask16 big = _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.f), _CMP_GT_OQ);
