@@ -9,11 +9,27 @@
 //
 // Every mode is A_i = (r_i - μ_g) * s_g with a per-group scale s_g. A group whose rewards are all
 // equal carries no signal (A = 0 in every mode): it is flagged in zero_groups.
+//
+// Paths (all float64, two-pass moments per group, the same bits for any thread count):
+//   groupSize           Contiguous: groups of 8 or 16 eight at a time across the vector lanes.
+//   sorted groupIds     Sorted: one pass over the rewards and a bitmask of run starts (from the
+//                       binding's check of the ids), runs batched as the lanes of Reduce8.
+//   other groupIds      Scattered (up to kDirectGroups groups): per-group tables indexed by id;
+//                       Partitioned (more): a counting sort into buckets of groups first.
+// Scratch kept between calls (IdScanBuffer, with group ids only): B / 8 bytes and 128 KiB per
+// thread with sorted ids; with other ids Scattered's tables (at most 4.25 B + 8 numGroups bytes)
+// or Partitioned's pairs (8 B bytes, plus ~0.2 MiB and 25 numGroups / 1024 bytes per thread).
 #include "group_normalize.h"
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -32,9 +48,23 @@
 namespace rlcore {
 namespace {
 
-constexpr size_t kGrain = 1 << 15;
-constexpr size_t kPart = 1 << 16;  // elements per part of the scattered (group id) accumulation
+constexpr size_t kGrain = 1 << 15;  // elements per chunk of work
+constexpr size_t kPart = 1 << 16;  // elements per part of the scattered (group id) accumulation and counting sort
 constexpr size_t kAhead = 24;      // scattered passes prefetch the slot of the id this far ahead
+
+// Threads that ParallelClaim(count, ...) may use.
+inline size_t ClaimWorkers(size_t count) { return std::max<size_t>(1, std::min<size_t>(count, static_cast<size_t>(NumThreads()))); }
+
+// fn(w, i) for i in [0, count), each item claimed by the next free thread (on a shared machine a
+// thread that is held up does fewer); w < ClaimWorkers(count) tells the threads apart (for their
+// scratch, allocated by the caller). For items of at least tens of microseconds.
+template <class Fn>
+void ParallelClaim(size_t count, Fn&& fn) {
+  std::atomic<size_t> next{0};
+  ParallelFor(ClaimWorkers(count), 1, [&](size_t w, size_t) {
+    for (size_t i; (i = next++) < count;) fn(w, i);
+  });
+}
 
 // Per-group statistics in float64.
 struct GroupStats {
@@ -72,20 +102,40 @@ inline double GroupSquares(const float* x, size_t n, double mean) {
   return (s0 + s1) + (s2 + s3);
 }
 
-// Group g = the n >= 1 contiguous rewards r[0, n): two-pass float64 moments (mean, then squared
-// deviations), written straight out to a[0, n). Returns whether its rewards are all equal.
-inline bool OneGroup(const GroupNormalizeProblem& p, double batch_std, size_t g, const float* r, float* a, size_t n) {
+// What a group's outputs are made of: A_i = (r_i - mean) * scale.
+struct RunStat {
+  double mean, scale, std;
+  bool same;  // all rewards equal: the zero flag
+};
+
+// The n >= 1 contiguous rewards r[0, n) of one group: two-pass float64 moments (mean, then
+// squared deviations).
+inline RunStat ScalarStat(const GroupNormalizeProblem& p, double batch_std, const float* r, size_t n) {
   const double count = static_cast<double>(n);
   const double mean = GroupSum(r, n) / count;
   const double m2 = GroupSquares(r, n, mean);
   bool same = r[0] == r[0];  // all equal to the first reward (a NaN never is), as the reference
   for (size_t i = 1; i < n; ++i) same &= r[i] == r[0];
-  const double scale = Scale(p, GroupStats{count, mean, m2}, batch_std);
+  return {mean, Scale(p, GroupStats{count, mean, m2}, batch_std), MomentsStd({count, mean, m2}, p.unbiased), same};
+}
+
+inline void WriteGroup(const GroupNormalizeProblem& p, size_t g, const RunStat& s) {
+  p.zero_groups[g] = s.same ? 1 : 0;
+  if (p.group_mean) p.group_mean[g] = static_cast<float>(s.mean);
+  if (p.group_std) p.group_std[g] = static_cast<float>(s.std);
+}
+
+inline void Apply(const float* r, float* a, size_t n, double mean, double scale) {
   for (size_t i = 0; i < n; ++i) a[i] = static_cast<float>((static_cast<double>(r[i]) - mean) * scale);
-  p.zero_groups[g] = same ? 1 : 0;
-  if (p.group_mean) p.group_mean[g] = static_cast<float>(mean);
-  if (p.group_std) p.group_std[g] = static_cast<float>(MomentsStd({count, mean, m2}, p.unbiased));
-  return same;
+}
+
+// Group g = the n >= 1 contiguous rewards r[0, n), written straight out to a[0, n). Returns
+// whether its rewards are all equal.
+inline bool OneGroup(const GroupNormalizeProblem& p, double batch_std, size_t g, const float* r, float* a, size_t n) {
+  const RunStat s = ScalarStat(p, batch_std, r, n);
+  Apply(r, a, n, s.mean, s.scale);
+  WriteGroup(p, g, s);
+  return s.same;
 }
 
 // Groups [g0, g1) without members: what Scattered gives them (mean 0, std 0, not flagged).
@@ -114,44 +164,86 @@ inline __m512d LaneSums(const __m512d* x) {
                        _mm512_shuffle_f64x2(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-inline __m512d Lane(__m512d x, int k) { return _mm512_permutexvar_pd(_mm512_set1_epi64(k), x); }
+// The groups (bit k, of the live lanes) whose rewards are all equal to the first, as the
+// reference has it: a NaN is never equal, +-Inf equals itself. For finite rewards that is M2 = 0
+// (then every r - mean is 0: n equal floats add up exactly in float64; and a nonzero float64
+// r - mean is too large for its square to vanish), so only a group with an infinite mean needs
+// its rewards compared (with that mean: all equal to it, or its NaN, inf - inf, is not).
+template <int V>
+inline uint32_t SameRewards(const __m512d (&x)[8][2], const __mmask16* live, __m512d count, __m512d mean, __m512d m2) {
+  const __mmask8 any = _mm512_cmp_pd_mask(count, _mm512_setzero_pd(), _CMP_GT_OQ);  // not padding
+  uint32_t same = _mm512_mask_cmp_pd_mask(any, m2, _mm512_setzero_pd(), _CMP_EQ_OQ);
+  for (__mmask8 inf = _mm512_mask_fpclass_pd_mask(any, mean, 0x18); inf; inf &= inf - 1) {  // +-Inf means
+    const int k = __builtin_ctz(inf);
+    const __m512d mk = _mm512_permutexvar_pd(_mm512_set1_epi64(k), mean);
+    __mmask16 eq = _mm512_mask_cmp_pd_mask(static_cast<__mmask8>(live[k]), x[k][0], mk, _CMP_EQ_OQ);
+    if (V == 2) eq |= static_cast<__mmask16>(_mm512_mask_cmp_pd_mask(static_cast<__mmask8>(live[k] >> 8), x[k][1], mk, _CMP_EQ_OQ) << 8);
+    same |= static_cast<uint32_t>(eq == live[k]) << k;
+  }
+  return same;
+}
 
 // The arithmetic of eight groups of at most 16 rewards, across the groups (lane k = group k):
 // x[k][0], x[k][1] hold group k's rewards 0-7 and 8-15 widened to float64, count their numbers.
 // kFull: every group has 8 V rewards. Else live[k] masks group k's rewards (bits 0-7 in x[k][0],
 // 8-15 in x[k][1]; none in a padding lane) and x is 0 outside them: the masked steps do on the
 // live lanes what the full ones do, so a group of 8 or 16 gets the same bits either way, and a
-// group's bits do not depend on the other lanes. Same arithmetic as OneGroup up to the order of
-// the sums. On return x holds the advantages.
-template <int V, bool kFull>
-inline void Reduce8(const GroupNormalizeProblem& p, double batch_std, __m512d (&x)[8][2], const __mmask16* live,
-                    __m512d count, __m512d* mean, __m512d* std) {
-  auto hi = [&](int k) { return kFull ? __mmask8{0xff} : static_cast<__mmask8>(live[k] >> 8); };
-  auto lo = [&](int k) { return kFull ? __mmask8{0xff} : static_cast<__mmask8>(live[k]); };
-  __m512d part[8], d[8][2];
-  for (int k = 0; k < 8; ++k) {
-    part[k] = x[k][0];
-    if (V == 2) part[k] = kFull ? _mm512_add_pd(part[k], x[k][1]) : _mm512_mask_add_pd(part[k], hi(k), part[k], x[k][1]);
-  }
-  *mean = _mm512_div_pd(LaneSums(part), count);
-  for (int k = 0; k < 8; ++k) {
-    const __m512d mk = Lane(*mean, k);
-    d[k][0] = kFull ? _mm512_sub_pd(x[k][0], mk) : _mm512_maskz_sub_pd(lo(k), x[k][0], mk);
-    part[k] = _mm512_mul_pd(d[k][0], d[k][0]);
-    if (V == 2) {
-      d[k][1] = kFull ? _mm512_sub_pd(x[k][1], mk) : _mm512_maskz_sub_pd(hi(k), x[k][1], mk);
-      part[k] = kFull ? _mm512_fmadd_pd(d[k][1], d[k][1], part[k]) : _mm512_mask3_fmadd_pd(d[k][1], d[k][1], part[k], hi(k));
+// group's bits do not depend on the other lanes. Same arithmetic as ScalarStat up to the order
+// of the sums and the divisions by n and n - 1 (here products with their rounded inverses). On
+// return x holds the advantages (r - mean) * scale; scale_out the scale and `same` the groups of
+// equal rewards (bit k, see SameRewards) where given.
+// H such sets of eight go through each step together: one set is a chain of long-latency steps
+// (sums, square root, division) that the CPU cannot overlap with the next one on its own.
+template <int H, int V, bool kFull>
+inline void Reduce8(const GroupNormalizeProblem& p, double batch_std, __m512d (*x)[8][2], const __mmask16 (*live)[8],
+                    const __m512d* count, __m512d* mean, __m512d* std, __m512d* scale_out = nullptr, uint32_t* same = nullptr) {
+  auto hi = [&](int h, int k) { return kFull ? __mmask8{0xff} : static_cast<__mmask8>(live[h][k] >> 8); };
+  auto lo = [&](int h, int k) { return kFull ? __mmask8{0xff} : static_cast<__mmask8>(live[h][k]); };
+  __m512d part[H][8], d[H][8][2], scale[H];
+  for (int h = 0; h < H; ++h) {
+    for (int k = 0; k < 8; ++k) {
+      part[h][k] = x[h][k][0];
+      if (V == 2) part[h][k] = kFull ? _mm512_add_pd(part[h][k], x[h][k][1]) : _mm512_mask_add_pd(part[h][k], hi(h, k), part[h][k], x[h][k][1]);
     }
   }
-  const __m512d one = _mm512_set1_pd(1.0), dof = p.unbiased ? _mm512_sub_pd(count, one) : count;
-  *std = _mm512_maskz_sqrt_pd(_mm512_cmp_pd_mask(dof, _mm512_setzero_pd(), _CMP_GT_OQ), _mm512_div_pd(LaneSums(part), dof));
-  __m512d scale;  // Scale() by lane
-  if (p.mode == GroupMode::kGrpo) scale = _mm512_div_pd(one, _mm512_add_pd(*std, _mm512_set1_pd(p.eps)));
-  else if (p.mode == GroupMode::kRloo) scale = _mm512_maskz_div_pd(_mm512_cmp_pd_mask(count, one, _CMP_GT_OQ), count, _mm512_sub_pd(count, one));
-  else scale = _mm512_set1_pd(Scale(p, GroupStats{}, batch_std));
-  for (int k = 0; k < 8; ++k) {
-    const __m512d sk = Lane(scale, k);
-    for (int v = 0; v < V; ++v) x[k][v] = _mm512_mul_pd(d[k][v], sk);
+  // 1 / n for n = 1..16 from a table: a multiplication where a division would hold up the chain.
+  // (Loaded as vector statics: a constexpr double array in its place measured 10% slower.)
+  static const __m512d r_lo = _mm512_setr_pd(1.0, 1.0 / 2, 1.0 / 3, 1.0 / 4, 1.0 / 5, 1.0 / 6, 1.0 / 7, 1.0 / 8);
+  static const __m512d r_hi = _mm512_setr_pd(1.0 / 9, 1.0 / 10, 1.0 / 11, 1.0 / 12, 1.0 / 13, 1.0 / 14, 1.0 / 15, 1.0 / 16);
+  auto recip = [&](__m512d n) { return _mm512_permutex2var_pd(r_lo, _mm512_sub_epi64(_mm512_cvttpd_epi64(n), _mm512_set1_epi64(1)), r_hi); };
+  auto lane = [](__m512d v, int k) { return _mm512_permutexvar_pd(_mm512_set1_epi64(k), v); };
+  // kFull: n = 8 V in every lane, the same inverses as constants.
+  const __m512d full_n = _mm512_set1_pd(1.0 / (8 * V)), full_dof = _mm512_set1_pd(1.0 / (p.unbiased ? 8 * V - 1 : 8 * V));
+  for (int h = 0; h < H; ++h) mean[h] = _mm512_mul_pd(LaneSums(part[h]), kFull ? full_n : recip(count[h]));
+  for (int h = 0; h < H; ++h) {
+    for (int k = 0; k < 8; ++k) {
+      const __m512d mk = lane(mean[h], k);
+      d[h][k][0] = kFull ? _mm512_sub_pd(x[h][k][0], mk) : _mm512_maskz_sub_pd(lo(h, k), x[h][k][0], mk);
+      part[h][k] = _mm512_mul_pd(d[h][k][0], d[h][k][0]);
+      if (V == 2) {
+        d[h][k][1] = kFull ? _mm512_sub_pd(x[h][k][1], mk) : _mm512_maskz_sub_pd(hi(h, k), x[h][k][1], mk);
+        part[h][k] = kFull ? _mm512_fmadd_pd(d[h][k][1], d[h][k][1], part[h][k]) : _mm512_mask3_fmadd_pd(d[h][k][1], d[h][k][1], part[h][k], hi(h, k));
+      }
+    }
+  }
+  const __m512d one = _mm512_set1_pd(1.0);
+  for (int h = 0; h < H; ++h) {
+    const __m512d dof = p.unbiased ? _mm512_sub_pd(count[h], one) : count[h];
+    const __m512d m2 = LaneSums(part[h]);
+    std[h] = _mm512_maskz_sqrt_pd(_mm512_cmp_pd_mask(dof, _mm512_setzero_pd(), _CMP_GT_OQ), _mm512_mul_pd(m2, kFull ? full_dof : recip(dof)));
+    if (same) same[h] = SameRewards<V>(x[h], live[h], count[h], mean[h], m2);
+  }
+  for (int h = 0; h < H; ++h) {  // Scale() by lane
+    if (p.mode == GroupMode::kGrpo) scale[h] = _mm512_div_pd(one, _mm512_add_pd(std[h], _mm512_set1_pd(p.eps)));
+    else if (p.mode == GroupMode::kRloo) scale[h] = _mm512_maskz_div_pd(_mm512_cmp_pd_mask(count[h], one, _CMP_GT_OQ), count[h], _mm512_sub_pd(count[h], one));
+    else scale[h] = _mm512_set1_pd(Scale(p, GroupStats{}, batch_std));
+    if (scale_out) scale_out[h] = scale[h];
+  }
+  for (int h = 0; h < H; ++h) {
+    for (int k = 0; k < 8; ++k) {
+      const __m512d sk = lane(scale[h], k);
+      for (int v = 0; v < V; ++v) x[h][k][v] = _mm512_mul_pd(d[h][k][v], sk);
+    }
   }
 }
 
@@ -176,7 +268,7 @@ size_t ContiguousSimd(const GroupNormalizeProblem& p, double batch_std, size_t u
       }
       zero |= static_cast<uint64_t>(eq == 0xff) << (8 * k);
     }
-    Reduce8<V, true>(p, batch_std, x, nullptr, count, &mean, &std);
+    Reduce8<1, V, true>(p, batch_std, &x, nullptr, &count, &mean, &std);
     float* a = p.advantages + u * 8 * G;
     for (int e = 0; e < 8 * V; e += 2) {  // the 8 V runs of 8 floats in memory order
       simd::Store16(a + 8 * e, simd::Narrow(x[e / V][e % V], x[(e + 1) / V][(e + 1) % V]), stream);
@@ -197,32 +289,43 @@ struct Run {
 };
 
 #if RLCORE_SCAN_SIMD
+// Loads eight runs of 0..8 V rewards, lane k = r + at[k], the rewards of mask bits[k] (its low n
+// bits for n rewards, 0 for a padding lane; masked: nothing past a run is read), widened into x
+// (0 outside the run); sets live.
+template <int V, class Offset>
+inline void Load8(const float* r, const Offset* at, const uint32_t* bits, __m512d (&x)[8][2], __mmask16* live) {
+  for (int k = 0; k < 8; ++k) {
+    live[k] = static_cast<__mmask16>(bits[k]);
+    const float* rk = r + at[k];
+    x[k][0] = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(static_cast<__mmask8>(live[k]), rk));
+    if (V == 2) x[k][1] = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(static_cast<__mmask8>(live[k] >> 8), rk + 8));
+  }
+}
+
+// The masks of runs of n[k] rewards.
+inline void RunBits8(const int32_t* n, uint32_t* bits) {
+  for (int k = 0; k < 8; ++k) bits[k] = (1u << n[k]) - 1;
+}
+
+// Built in registers: a vector load of eight just-stored counts would stall store forwarding.
+inline __m512d Counts8(const int32_t* n) {
+  return _mm512_cvtepi32_pd(_mm256_setr_epi32(n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]));
+}
+
 // Up to eight runs of 1..8 V rewards (masked loads and stores; the missing lanes pad).
 template <int V>
 size_t RunsSimd(const GroupNormalizeProblem& p, double batch_std, const Run* runs, int count) {
   __m512d x[8][2], mean, std;
   __mmask16 live[8];
   int32_t n[8];
-  uint32_t zero = 0;
-  for (int k = 0; k < 8; ++k) {
-    n[k] = k < count ? static_cast<int32_t>(runs[k].n) : 0;
-    live[k] = static_cast<__mmask16>((1u << n[k]) - 1);
-    const float* r = p.rewards + (k < count ? runs[k].start : 0);
-    __mmask16 eq;
-    if (V == 1) {
-      const __m256 y = _mm256_maskz_loadu_ps(static_cast<__mmask8>(live[k]), r);
-      x[k][0] = _mm512_cvtps_pd(y);
-      eq = _mm256_mask_cmp_ps_mask(static_cast<__mmask8>(live[k]), y, _mm256_broadcastss_ps(_mm256_castps256_ps128(y)), _CMP_EQ_OQ);
-    } else {
-      const __m512 y = _mm512_maskz_loadu_ps(live[k], r);
-      x[k][0] = simd::LowHalf(y), x[k][1] = simd::HighHalf(y);
-      eq = _mm512_mask_cmp_ps_mask(live[k], y, _mm512_broadcastss_ps(_mm512_castps512_ps128(y)), _CMP_EQ_OQ);
-    }
-    zero |= static_cast<uint32_t>(n[k] > 0 && eq == live[k]) << k;  // NaN never equal: as the reference
-  }
-  // Built in registers: a vector load of the eight just-stored counts would stall store forwarding.
-  const __m256i n8 = _mm256_setr_epi32(n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]);
-  Reduce8<V, false>(p, batch_std, x, live, _mm512_cvtepi32_pd(n8), &mean, &std);
+  size_t at[8];
+  for (int k = 0; k < 8; ++k) n[k] = k < count ? static_cast<int32_t>(runs[k].n) : 0, at[k] = k < count ? runs[k].start : 0;
+  uint32_t bits[8];
+  RunBits8(n, bits);
+  Load8<V>(p.rewards, at, bits, x, live);
+  const __m512d cnt = Counts8(n);
+  uint32_t zero;
+  Reduce8<1, V, false>(p, batch_std, &x, &live, &cnt, &mean, &std, nullptr, &zero);
   alignas(32) float mf[8], sf[8];
   _mm256_store_ps(mf, _mm512_cvtpd_ps(mean));
   _mm256_store_ps(sf, _mm512_cvtpd_ps(std));
@@ -236,6 +339,7 @@ size_t RunsSimd(const GroupNormalizeProblem& p, double batch_std, const Run* run
   }
   return static_cast<size_t>(__builtin_popcount(zero));
 }
+
 #endif
 
 // Reduces runs given in any order: up to 16 rewards eight groups at a time across the vector
@@ -395,98 +499,553 @@ std::pair<double, size_t> Scattered(const GroupNormalizeProblem& p, double batch
   return {static_cast<double>(nonempty.load()), zero.load()};
 }
 
-// Non-decreasing ids (the usual GRPO batch: the answers to one prompt side by side, in runs of
-// varying length, some ids perhaps absent): every group is one contiguous run, reduced and
-// written as ContiguousGroups does, in one streaming pass. The elements are cut into chunks of
-// kGrain; a chunk takes the groups whose run starts in it (reading on past its end if need be)
-// and the empty groups that follow each of them, chunk 0 also those before ids[0]. Each group is
-// reduced by one thread in the same order whatever the split. Returns the non-empty groups.
+// ---- Group ids: one parallel pass over them (the binding checks them with it before anything
+// is written) also finds where each run of equal ids starts, so that with non-decreasing ids the
+// kernel reads the rewards and that bitmask (B / 8 bytes) instead of the ids again.
 
-// First index in [i, B) whose id is not `id`, or B.
-inline size_t RunEnd(const int32_t* ids, size_t i, size_t B, int32_t id) {
-#if RLCORE_SCAN_SIMD
-  const __m512i v = _mm512_set1_epi32(id);
-  for (; i + 16 <= B; i += 16) {
-    const __mmask16 ne = _mm512_cmpneq_epi32_mask(_mm512_loadu_si512(ids + i), v);
-    if (ne) return i + static_cast<size_t>(__builtin_ctz(ne));
-  }
+// Per chunk of kGrain ids (a multiple of 64: whole words of run starts).
+struct IdChunk {
+  int32_t lo, hi;
+  bool sorted;  // non-decreasing, from the id before the chunk on
+  bool dense;   // every step ids[i] - ids[i - 1] in the chunk is 0 or 1: its runs are groups id, id + 1, ...
+  // Sorted kernel scratch, where a run goes on across the chunk's first element: its mean and
+  // scale, in the entry of the chunk `cross_from` (the first it goes across).
+  double cross_mean, cross_scale;
+  size_t cross_from;
+};
+
+// Uninitialised scratch that only grows; 2 MiB-aligned, with transparent huge pages where the
+// system gives them on request (the partitioned path's random accesses miss the TLB less).
+template <class T>
+class Scratch {
+ public:
+  T* Get(size_t n) {
+    if (n > size_) {
+      constexpr size_t kHuge = size_t{2} << 20;
+      const size_t bytes = (n * sizeof(T) + kHuge - 1) / kHuge * kHuge;
+      data_.reset(static_cast<T*>(::operator new(bytes, std::align_val_t{kHuge})));
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+      madvise(data_.get(), bytes, MADV_HUGEPAGE);
 #endif
-  while (i < B && ids[i] == id) ++i;
-  return i;
-}
-
-constexpr size_t kIdBlock = 1024;  // ids searched for run starts at a time
-
-// Writes the offsets q - b of the run starts q in [b, e) (ids[q] != ids[q - 1]; 0 < b, e - b <=
-// kIdBlock) to pos (kIdBlock + 16 entries) and returns their number. Branch-free: a run end found
-// one id at a time (a load, a compare, a jump per group) costs more than the group itself.
-inline size_t RunStarts(const int32_t* ids, size_t b, size_t e, uint32_t* pos) {
-  size_t n = 0, q = b;
-#if RLCORE_SCAN_SIMD
-  __m512i at = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  for (; q < e; q += 16, at = _mm512_add_epi32(at, _mm512_set1_epi32(16))) {
-    const __mmask16 in = e - q >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (e - q)) - 1);
-    const __mmask16 m = _mm512_mask_cmpneq_epi32_mask(in, _mm512_maskz_loadu_epi32(in, ids + q), _mm512_maskz_loadu_epi32(in, ids + q - 1));
-    // The register form of compress: the memory form is microcoded on some CPUs (AMD Zen 4).
-    _mm512_storeu_si512(pos + n, _mm512_maskz_compress_epi32(m, at));
-    n += static_cast<size_t>(__builtin_popcount(m));
-  }
-#endif
-  for (; q < e; ++q) pos[n] = static_cast<uint32_t>(q - b), n += ids[q] != ids[q - 1];
-  return n;
-}
-
-std::pair<double, size_t> Sorted(const GroupNormalizeProblem& p, double batch_std) {
-  const size_t B = p.B, chunks = (B + kGrain - 1) / kGrain;
-  const int32_t* ids = p.group_ids;
-  std::atomic<size_t> nonempty{0}, zero{0};
-  ParallelFor(chunks, 1, [&](size_t c0, size_t c1) {
-    const size_t end = std::min(B, c1 * kGrain);
-    size_t start = c0 * kGrain, ne = 0;
-    if (start == 0) EmptyGroups(p, 0, static_cast<size_t>(ids[0]));
-    else start = RunEnd(ids, start, B, ids[start - 1]);  // the run going on from before belongs to an earlier chunk
-    if (start >= end) return;
-    RunBatch batch(p, batch_std);
-    auto run = [&](size_t i, size_t j) {  // group ids[i] is [i, j), then the empty ones up to ids[j]
-      const size_t g = static_cast<size_t>(ids[i]);
-      batch.Add(g, i, j - i);
-      ++ne;
-      EmptyGroups(p, g + 1, j < B ? static_cast<size_t>(ids[j]) : p.num_groups);
-    };
-    uint32_t pos[kIdBlock + 16];
-    for (size_t b = start + 1; b < end; b += kIdBlock) {
-      const size_t n = RunStarts(ids, b, std::min(end, b + kIdBlock), pos);
-      for (size_t k = 0; k < n; ++k) run(start, b + pos[k]), start = b + pos[k];
+      size_ = bytes / sizeof(T);
     }
-    run(start, RunEnd(ids, end, B, ids[start]));  // the last run may go on past the chunk
-    nonempty += ne, zero += batch.Finish();
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(T* q) const { ::operator delete(q, std::align_val_t{size_t{2} << 20}); }
+  };
+  std::unique_ptr<T, Free> data_;
+  size_t size_ = 0;
+};
+
+struct IdReward {
+  int32_t id;
+  float r;
+};
+
+struct alignas(64) PairLine {  // a cache line of pairs
+  IdReward pair[8];
+};
+
+// Scratch per call, reused between calls (IdScanBuffer; sizes at the top of the file).
+struct IdScan {
+  int32_t lo = 0, hi = 0;
+  bool sorted = false;
+  std::vector<uint64_t> starts;  // [ceil(B / 64)] bit i: i == 0 or ids[i] != ids[i - 1]
+  std::vector<IdChunk> chunk;    // [ceil(B / kGrain)]
+  // Per worker thread (allocated here, by the calling thread: an allocation failure is an error
+  // for the caller, not a crash in a worker).
+  std::vector<float> stage;  // Sorted: [workers x (kGrain + 16)]
+  // Partitioned: [B] (id, reward) by bucket; [parts x buckets] where each part's pairs go; per
+  // worker, write-combining lines and cursors per bucket, and sums of a bucket's groups.
+  Scratch<IdReward> pairs;
+  std::vector<uint32_t> offset, cursor;
+  std::vector<PairLine> lines;
+  std::vector<PairSlot> acc;
+  std::vector<double> m2;
+  std::vector<uint8_t> differs;
+};
+
+// Ids [i0, i1) of chunk i0 / kGrain: its IdChunk, and its words of run starts.
+IdChunk ScanChunk(const int32_t* ids, size_t i0, size_t i1, uint64_t* starts) {
+  int32_t lo = ids[i0], hi = ids[i0];
+  bool down = false, jump = false;
+#if RLCORE_SCAN_SIMD
+  const __m512i one = _mm512_set1_epi32(1);
+  __m512i vlo = _mm512_set1_epi32(lo), vhi = vlo;
+  // The 16 ids before the step's (only the last is used): with i0 = 0, ids[0] itself.
+  __m512i before = i0 ? _mm512_loadu_si512(ids + i0 - 16) : vlo;
+  __mmask16 dn = 0, jp = 0;
+  for (size_t w = i0; w < i1; w += 64) {
+    uint64_t word = 0;
+    for (size_t i = w; i < std::min(i1, w + 64); i += 16) {
+      const __mmask16 in = i1 - i >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (i1 - i)) - 1);
+      const __m512i v = _mm512_maskz_loadu_epi32(in, ids + i), prev = _mm512_alignr_epi32(v, before, 15);
+      before = v;
+      word |= static_cast<uint64_t>(_mm512_mask_cmpneq_epi32_mask(in, v, prev)) << (i - w);
+      dn |= _mm512_mask_cmpgt_epi32_mask(in, prev, v);
+      jp |= _mm512_mask_cmpgt_epu32_mask(in, _mm512_sub_epi32(v, prev), one);  // a step down wraps round: a jump too
+      vlo = _mm512_mask_min_epi32(vlo, in, vlo, v), vhi = _mm512_mask_max_epi32(vhi, in, vhi, v);
+    }
+    starts[w / 64] = word | (w == 0);
+  }
+  lo = _mm512_reduce_min_epi32(vlo), hi = _mm512_reduce_max_epi32(vhi), down = dn != 0, jump = jp != 0;
+#else
+  for (size_t w = i0; w < i1; w += 64) {
+    uint64_t word = 0;
+    for (size_t i = w; i < std::min(i1, w + 64); ++i) {
+      const int32_t x = ids[i], prev = i ? ids[i - 1] : x;
+      lo = std::min(lo, x), hi = std::max(hi, x);
+      down |= prev > x;
+      jump |= static_cast<uint32_t>(x) - static_cast<uint32_t>(prev) > 1u;
+      word |= static_cast<uint64_t>(i == 0 || x != prev) << (i - w);
+    }
+    starts[w / 64] = word;
+  }
+#endif
+  return {lo, hi, !down, !jump, 0.0, 0.0, 0};
+}
+
+// Smallest and largest id, whether the ids are non-decreasing, and the run starts.
+void ScanIds(const int32_t* ids, size_t B, IdScan* s) {
+  const size_t chunks = (B + kGrain - 1) / kGrain;
+  s->starts.resize((B + 63) / 64);
+  s->chunk.resize(chunks);
+  ParallelFor(chunks, 8, [&](size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; ++c) s->chunk[c] = ScanChunk(ids, c * kGrain, std::min(B, (c + 1) * kGrain), s->starts.data());
+  });
+  s->lo = s->chunk[0].lo, s->hi = s->chunk[0].hi, s->sorted = true;
+  for (const IdChunk& q : s->chunk) s->lo = std::min(s->lo, q.lo), s->hi = std::max(s->hi, q.hi), s->sorted &= q.sorted;
+}
+
+// Scratch of the calling thread, or a new one while an asynchronous call still holds it.
+std::shared_ptr<IdScan> IdScanBuffer() {
+  thread_local std::shared_ptr<IdScan> buffer;
+  if (!buffer || buffer.use_count() > 1) buffer = std::make_shared<IdScan>();
+  return buffer;
+}
+
+// Non-decreasing ids (the usual GRPO batch: the answers to one prompt side by side, in runs of
+// varying length, some ids perhaps absent): every group is one contiguous run, reduced with the
+// arithmetic ContiguousGroups gives it, in one streaming pass over the rewards and the run
+// starts. The elements are cut into chunks of kGrain; a run across a chunk start is reduced
+// first, once (CrossRuns), then each chunk (SortedChunk) reduces its other runs kRunBatch at a
+// time, in order, as the lanes of Reduce8, and writes its own elements. Each group is reduced in
+// the same order whatever the split.
+
+inline bool StartBit(const uint64_t* starts, size_t i) { return (starts[i / 64] >> (i % 64)) & 1; }
+
+// First run start after i, or B.
+inline size_t NextStart(const uint64_t* starts, size_t i, size_t B) {
+  size_t w = (i + 1) / 64;
+  uint64_t bits = (i + 1) % 64 ? starts[w] & (~uint64_t{0} << ((i + 1) % 64)) : starts[w];
+  while (!bits) {
+    if (++w >= (B + 63) / 64) return B;
+    bits = starts[w];
+  }
+  return std::min(B, w * 64 + static_cast<size_t>(__builtin_ctzll(bits)));
+}
+
+// Last run start in [w0 * 64, i], or SIZE_MAX.
+inline size_t LastStart(const uint64_t* starts, size_t i, size_t w0) {
+  size_t w = i / 64;
+  uint64_t bits = starts[w] & (~uint64_t{0} >> (63 - i % 64));
+  while (!bits) {
+    if (w == w0) return SIZE_MAX;
+    bits = starts[--w];
+  }
+  return w * 64 + 63 - static_cast<size_t>(__builtin_clzll(bits));
+}
+
+// One run of n rewards, with the arithmetic its length gets in a batch of runs.
+inline RunStat OneRunStat(const GroupNormalizeProblem& p, double batch_std, const float* r, size_t n) {
+#if RLCORE_SCAN_SIMD
+  if (n <= 16) {
+    const size_t at[8] = {};
+    const int32_t len[8] = {static_cast<int32_t>(n)};
+    __m512d x[8][2], mean, std, scale;
+    __mmask16 live[8];
+    uint32_t bits[8];
+    RunBits8(len, bits);
+    Load8<2>(r, at, bits, x, live);
+    const __m512d count = Counts8(len);
+    uint32_t same;
+    Reduce8<1, 2, false>(p, batch_std, &x, &live, &count, &mean, &std, &scale, &same);
+    return {_mm512_cvtsd_f64(mean), _mm512_cvtsd_f64(scale), _mm512_cvtsd_f64(std), (same & 1) != 0};
+  }
+#endif
+  return ScalarStat(p, batch_std, r, n);
+}
+
+struct GroupCounts {
+  std::atomic<size_t> nonempty{0}, zero{0};
+};
+
+// Group ids (g0, g1) between two runs have no members.
+inline void Gap(const GroupNormalizeProblem& p, size_t g, size_t end) {
+  EmptyGroups(p, g + 1, end < p.B ? static_cast<size_t>(p.group_ids[end]) : p.num_groups);
+}
+
+// The runs across chunk starts, each reduced (and its group written) by the chunk start it
+// crosses first. Also the empty groups before the first id.
+void CrossRuns(const GroupNormalizeProblem& p, double batch_std, IdScan& s, GroupCounts& counts) {
+  const uint64_t* starts = s.starts.data();
+  const size_t chunks = s.chunk.size();
+  EmptyGroups(p, 0, static_cast<size_t>(p.group_ids[0]));
+  ParallelFor(chunks, 16, [&](size_t c0, size_t c1) {
+    size_t ne = 0, z = 0;
+    for (size_t c = std::max<size_t>(c0, 1); c < c1; ++c) {
+      const size_t b = c * kGrain;
+      IdChunk& q = s.chunk[c];
+      q.cross_from = c;
+      if (StartBit(starts, b)) continue;
+      const size_t start = LastStart(starts, b, (b - kGrain) / 64);
+      if (start == SIZE_MAX) {  // it goes across the chunk start before too: reduced there
+        q.cross_from = SIZE_MAX;
+        continue;
+      }
+      const size_t end = NextStart(starts, b, p.B), g = static_cast<size_t>(p.group_ids[start]);
+      const RunStat st = OneRunStat(p, batch_std, p.rewards + start, end - start);
+      q.cross_mean = st.mean, q.cross_scale = st.scale;
+      WriteGroup(p, g, st);
+      Gap(p, g, end);
+      ++ne, z += st.same;
+    }
+    counts.nonempty += ne, counts.zero += z;
+  });
+  for (size_t c = 1; c < chunks; ++c) {
+    if (s.chunk[c].cross_from == SIZE_MAX) s.chunk[c].cross_from = s.chunk[c - 1].cross_from;
+  }
+}
+
+// A chunk's advantages are computed into a staging buffer of its thread (kGrain + 16 floats, in
+// cache) and copied out a whole 64-byte line at a time, with streaming stores out of cache: the
+// runs' masked stores would otherwise read every output line first.
+class Stage {
+ public:
+  // For out[0, len): stage[x] holds out[x], at the same offset within a 64-byte line.
+  // buffer: kGrain + 16 floats.
+  Stage(float* out, size_t len, bool stream, float* buffer) : out_(out), len_(len), stream_(stream) {
+    const uintptr_t o = reinterpret_cast<uintptr_t>(out), b = reinterpret_cast<uintptr_t>(buffer);
+    stage_ = buffer + ((o - b) / 4 & 15);
+    lead_ = std::min(len, (16 - (o / 4 & 15)) & 15);
+  }
+  float* data() const { return stage_; }
+  // stage[0, x) is final: copies out the whole lines below x (and, when x = len, the rest).
+  void Ready(size_t x) {
+    if (x < len_) x = x < lead_ ? 0 : lead_ + ((x - lead_) & ~size_t{15});
+    if (x <= done_) return;
+#if RLCORE_SCAN_SIMD
+    for (size_t i = done_; i < x;) {
+      const size_t n = i < lead_ ? lead_ - i : std::min<size_t>(16, x - i);
+      if (n == 16 && stream_) _mm512_stream_ps(out_ + i, _mm512_load_ps(stage_ + i));
+      else _mm512_mask_storeu_ps(out_ + i, static_cast<__mmask16>((1u << n) - 1), _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), stage_ + i));
+      i += n;
+    }
+#else
+    std::memcpy(out_ + done_, stage_ + done_, (x - done_) * sizeof(float));
+#endif
+    done_ = x;
+  }
+
+ private:
+  float* out_;
+  float* stage_;
+  size_t len_, lead_, done_ = 0;  // lead: floats before the first line start of out
+  bool stream_;
+};
+
+constexpr size_t kRunBatch = 16;  // runs reduced together: two sets of eight lanes (16 or 32)
+
+inline uint32_t LowBits(size_t n) { return n >= 32 ? ~0u : (1u << n) - 1; }
+
+// Chunk c of sorted ids: reduces the runs that start in it (but not those across its ends) and
+// writes its elements. Returns {groups reduced, of them all-equal}.
+std::pair<size_t, size_t> SortedChunk(const GroupNormalizeProblem& p, double batch_std, const IdScan& s, size_t c, bool stream,
+                                      float* stage_buffer) {
+  const uint64_t* starts = s.starts.data();
+  const size_t i0 = c * kGrain, i1 = std::min(p.B, i0 + kGrain), len = i1 - i0;
+  const float* r = p.rewards + i0;
+  Stage stage(p.advantages + i0, len, stream, stage_buffer);
+  float* a = stage.data();
+  const IdChunk& ch = s.chunk[c];
+  const bool cross_in = !StartBit(starts, i0), cross_out = i1 < p.B && !StartBit(starts, i1);
+  const size_t g_first = static_cast<size_t>(p.group_ids[i0]);  // group of run 0 (dense chunks: run k is g_first + k)
+  // Run k of the chunk is [at[k], at[k + 1]) (offsets from i0): at[0] = 0, the run starts in
+  // (i0, i1), then len. `at` holds them from run `at_run` on, filled from the bitmask kFill at a
+  // time; a batch of runs is at[0, kRunBatch].
+  constexpr size_t kFill = 512;
+  uint32_t at[kFill + kRunBatch + 17] = {};  // entries past the held ones stay offsets in [0, len]
+  size_t at_run = 0, at_n = 1, next_word = i0 / 64;
+  const size_t end_word = (i1 + 63) / 64;
+  bool filled = false;
+  auto fill = [&](size_t k0) {  // keeps runs k0.. and adds starts until a batch of runs is known (or all)
+    std::copy(at + (k0 - at_run), at + at_n, at);
+    at_n -= k0 - at_run, at_run = k0;
+    while (at_n <= kRunBatch && !filled) {
+      for (size_t w = next_word; w < std::min(end_word, next_word + kFill / 64); ++w) {
+        uint64_t bits = starts[w];
+        if (w == i0 / 64) bits &= ~uint64_t{1};  // run 0 starts at 0 anyway
+        const uint32_t first = static_cast<uint32_t>(w * 64 - i0);
+#if RLCORE_SCAN_SIMD
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for (uint32_t q = 0; q < 64; q += 16) {
+          // The register form of compress: the memory form is microcoded on some CPUs (AMD Zen 4).
+          const __mmask16 m = static_cast<__mmask16>(bits >> q);
+          _mm512_storeu_si512(at + at_n, _mm512_maskz_compress_epi32(m, _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(first + q)))));
+          at_n += static_cast<size_t>(__builtin_popcount(m));
+        }
+#else
+        for (; bits; bits &= bits - 1) at[at_n++] = first + static_cast<uint32_t>(__builtin_ctzll(bits));
+#endif
+      }
+      next_word = std::min(end_word, next_word + kFill / 64);
+      if (next_word == end_word) at[at_n++] = static_cast<uint32_t>(len), filled = true;
+    }
+  };
+  size_t ne = 0, z = 0;
+  for (size_t k0 = 0;; k0 += kRunBatch) {
+    fill(k0);
+    const uint32_t* run = at;  // run k0 + k is [run[k], run[k + 1])
+    const size_t cnt = std::min(kRunBatch, at_n - 1);
+    const bool last_batch = filled && run[cnt] == len;
+    uint32_t own = LowBits(cnt);  // runs this chunk reduces (not those across its ends)
+    if (k0 == 0 && cross_in) own &= ~1u;
+    if (last_batch && cross_out) own &= ~(1u << (cnt - 1));
+    double mean[kRunBatch], std[kRunBatch];
+    uint32_t same = 0, lane = 0;  // lane: own runs of 1..16 rewards
+#if RLCORE_SCAN_SIMD
+    constexpr int H = kRunBatch / 8;
+    alignas(64) uint32_t bits[kRunBatch];
+    __m512d count[H];
+    for (int q = 0; q < H / 2; ++q) {  // 16 runs at a time: their lengths, masks and counts
+      const __m512i lengths = _mm512_sub_epi32(_mm512_loadu_si512(run + 16 * q + 1), _mm512_loadu_si512(run + 16 * q));
+      const __mmask16 in = _mm512_mask_cmple_epu32_mask(static_cast<__mmask16>(own >> 16 * q), lengths, _mm512_set1_epi32(16));
+      const __m512i n = _mm512_maskz_mov_epi32(in, lengths), one = _mm512_set1_epi32(1);
+      _mm512_store_si512(bits + 16 * q, _mm512_sub_epi32(_mm512_sllv_epi32(one, n), one));
+      count[2 * q] = _mm512_cvtepi32_pd(_mm512_castsi512_si256(n)), count[2 * q + 1] = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(n, 1));
+      lane |= static_cast<uint32_t>(in) << 16 * q;
+    }
+    if (lane) {
+      __m512d x[H][8][2], m[H], sd[H];
+      __mmask16 live[H][8];
+      uint32_t same8[H];
+      for (int h = 0; h < H; ++h) Load8<2>(r, run + 8 * h, bits + 8 * h, x[h], live[h]);
+      Reduce8<H, 2, false>(p, batch_std, x, live, count, m, sd, nullptr, same8);
+      for (int h = 0; h < H; ++h) same |= same8[h] << (8 * h);
+      for (int h = 0; h < H; ++h) {
+        for (int k = 0; k < 8; ++k) _mm512_mask_storeu_ps(a + run[8 * h + k], live[h][k], simd::Narrow(x[h][k][0], x[h][k][1]));
+        _mm512_storeu_pd(mean + 8 * h, m[h]), _mm512_storeu_pd(std + 8 * h, sd[h]);
+      }
+    }
+#endif
+    for (uint32_t rest = LowBits(cnt) & ~lane; rest; rest &= rest - 1) {  // longer runs, and those across the chunk ends
+      const size_t k = static_cast<size_t>(__builtin_ctz(rest)), b = run[k], nk = run[k + 1] - b;
+      if ((own >> k) & 1) {
+        const RunStat st = ScalarStat(p, batch_std, r + b, nk);
+        Apply(r + b, a + b, nk, st.mean, st.scale);
+        mean[k] = st.mean, std[k] = st.std, same |= static_cast<uint32_t>(st.same) << k;
+      } else {
+        const IdChunk& q = s.chunk[k0 + k == 0 && cross_in ? ch.cross_from : s.chunk[c + 1].cross_from];
+        Apply(r + b, a + b, nk, q.cross_mean, q.cross_scale);
+      }
+    }
+    // The groups.
+    same &= own;
+    ne += static_cast<size_t>(__builtin_popcount(own)), z += static_cast<size_t>(__builtin_popcount(same));
+#if RLCORE_SCAN_SIMD
+    if (ch.dense && own == LowBits(kRunBatch) && run[kRunBatch] < len) {
+      const size_t g = g_first + k0;
+      for (size_t q = 0; q < kRunBatch; q += 16) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p.zero_groups + g + q), _mm_maskz_set1_epi8(static_cast<__mmask16>(same >> q), 1));
+      }
+      for (size_t h = 0; h < kRunBatch; h += 8) {
+        if (p.group_mean) _mm256_storeu_ps(p.group_mean + g + h, _mm512_cvtpd_ps(_mm512_loadu_pd(mean + h)));
+        if (p.group_std) _mm256_storeu_ps(p.group_std + g + h, _mm512_cvtpd_ps(_mm512_loadu_pd(std + h)));
+      }
+    } else
+#endif
+    {
+      for (uint32_t rest = own; rest; rest &= rest - 1) {
+        const size_t k = static_cast<size_t>(__builtin_ctz(rest));
+        const size_t g = ch.dense ? g_first + k0 + k : static_cast<size_t>(p.group_ids[i0 + run[k]]);
+        WriteGroup(p, g, {mean[k], 0.0, std[k], ((same >> k) & 1) != 0});
+        if (!ch.dense || run[k + 1] == len) Gap(p, g, i0 + run[k + 1]);
+      }
+    }
+    stage.Ready(run[cnt]);
+    if (last_batch) break;
+  }
+#if RLCORE_SCAN_SIMD
+  simd::Fence(stream);
+#endif
+  return {ne, z};
+}
+
+std::pair<double, size_t> Sorted(const GroupNormalizeProblem& p, double batch_std, IdScan& s) {
+  GroupCounts counts;
+  CrossRuns(p, batch_std, s, counts);
+  const bool stream = p.B >= simd::kStreamElements;
+  s.stage.resize(ClaimWorkers(s.chunk.size()) * (kGrain + 16));
+  ParallelClaim(s.chunk.size(), [&](size_t w, size_t c) {
+    const auto [n, z] = SortedChunk(p, batch_std, s, c, stream, s.stage.data() + w * (kGrain + 16));
+    counts.nonempty += n, counts.zero += z;
+  });
+  return {static_cast<double>(counts.nonempty.load()), counts.zero.load()};
+}
+
+// Group ids in any order, many groups: per-group sums in a table indexed by id would miss the
+// caches at every reward. Instead a counting sort (stable, in parallel over fixed parts of the
+// elements) moves (id, reward) into buckets of consecutive ids (kBucketGroups of them, more
+// with over kMaxBuckets buckets), each then reduced with its groups' sums in cache: the sums,
+// then the squared deviations from the means, each in element order (the same whatever the
+// thread count), then the advantages in place of the rewards. A last pass replays the sort to
+// read them back in element order: a few hundred sequential streams, where a table per group is
+// a random access per element. Returns the non-empty groups.
+constexpr size_t kBucketShift = 12, kBucketGroups = size_t{1} << kBucketShift;
+constexpr size_t kMaxBuckets = 1 << 10;
+// Up to this many groups, Scattered (measured with 2^23 rewards: faster at 2^18 groups, slower
+// from 2^19 on).
+constexpr size_t kDirectGroups = 1 << 18;
+constexpr size_t kStreamAhead = 4;  // lines the replay fetches ahead in each bucket
+
+std::pair<double, size_t> Partitioned(const GroupNormalizeProblem& p, double batch_std, IdScan& s) {
+  const size_t B = p.B, NG = p.num_groups;
+  size_t shift = 0;  // buckets of kBucketGroups << shift groups: at most kMaxBuckets
+  while ((kBucketGroups << shift) * kMaxBuckets < NG) ++shift;
+  const size_t span = kBucketGroups << shift, buckets = (NG - 1) / span + 1, parts = (B + kPart - 1) / kPart;
+  shift += kBucketShift;
+  const int32_t* ids = p.group_ids;
+  const float* rewards = p.rewards;
+  IdReward* pairs = s.pairs.Get(B);
+  s.offset.assign(parts * buckets, 0);
+  uint32_t* offset = s.offset.data();
+  auto part_range = [&](size_t q) { return std::pair<size_t, size_t>(q * kPart, std::min(B, (q + 1) * kPart)); };
+  const size_t workers = ClaimWorkers(std::max(parts, buckets));
+  s.cursor.resize(workers * buckets), s.lines.resize(workers * buckets);
+  s.acc.resize(workers * span), s.m2.resize(workers * span), s.differs.resize(workers * span);
+  ParallelClaim(parts, [&](size_t, size_t q) {  // histograms
+    uint32_t* h = offset + q * buckets;
+    const auto [i0, i1] = part_range(q);
+    for (size_t i = i0; i < i1; ++i) ++h[static_cast<uint32_t>(ids[i]) >> shift];
+  });
+  std::vector<size_t> bucket_start(buckets + 1);
+  size_t at = 0;
+  for (size_t b = 0; b < buckets; ++b) {  // where part q's elements of bucket b go: bucket-major
+    bucket_start[b] = at;
+    for (size_t q = 0; q < parts; ++q) {
+      const uint32_t n = offset[q * buckets + b];
+      offset[q * buckets + b] = static_cast<uint32_t>(at);  // B < 2^32 here (see RunCpu)
+      at += n;
+    }
+  }
+  bucket_start[buckets] = B;
+  ParallelClaim(parts, [&](size_t w, size_t q) {  // the counting sort; afterwards offset holds where each part's pairs end
+    uint32_t* cur = offset + q * buckets;
+    const auto [i0, i1] = part_range(q);
+#if RLCORE_SCAN_SIMD
+    // Each bucket's next eight pairs (64 bytes) gather in cache and go out as one streaming store.
+    PairLine* line = s.lines.data() + w * buckets;
+    uint32_t* first = s.cursor.data() + w * buckets;
+    std::copy(cur, cur + buckets, first);
+    for (size_t i = i0; i < i1; ++i) {
+      const size_t b = static_cast<uint32_t>(ids[i]) >> shift;
+      const uint32_t c = cur[b]++;
+      line[b].pair[c % 8] = {ids[i], rewards[i]};
+      if (c % 8 == 7) {
+        if (c - 7 >= first[b]) _mm512_stream_si512(reinterpret_cast<__m512i*>(pairs + c - 7), _mm512_load_si512(line[b].pair));
+        else std::copy(line[b].pair + first[b] % 8, line[b].pair + 8, pairs + first[b]);  // a line shared with the part before
+      }
+    }
+    for (size_t b = 0; b < buckets; ++b) {  // lines shared with the part after
+      const uint32_t from = std::max(first[b], cur[b] / 8 * 8);
+      std::copy(line[b].pair + from % 8, line[b].pair + cur[b] % 8, pairs + from);
+    }
+    _mm_sfence();
+#else
+    for (size_t i = i0; i < i1; ++i) pairs[cur[static_cast<uint32_t>(ids[i]) >> shift]++] = {ids[i], rewards[i]};
+#endif
+  });
+  std::atomic<size_t> nonempty{0}, zero{0};
+  ParallelClaim(buckets, [&](size_t w, size_t b) {  // the groups, a bucket at a time
+    const size_t g0 = b << shift, n = std::min(span, NG - g0);
+    PairSlot* acc = s.acc.data() + w * span;  // sum and count, then mean and count
+    double* m2 = s.m2.data() + w * span;      // then the scale
+    uint8_t* differs = s.differs.data() + w * span;
+    std::fill_n(acc, n, PairSlot{0.0, 0.0}), std::fill_n(m2, n, 0.0), std::fill_n(differs, n, 0);
+    IdReward* q = pairs + bucket_start[b];
+    const size_t len = bucket_start[b + 1] - bucket_start[b];
+    for (size_t k = 0; k < len; ++k) {
+      PairSlot& a = acc[static_cast<size_t>(q[k].id) - g0];
+      a.x += q[k].r, a.y += 1.0;
+    }
+    for (size_t l = 0; l < n; ++l) acc[l].x = acc[l].y > 0.0 ? acc[l].x / acc[l].y : 0.0;  // the means
+    for (size_t k = 0; k < len; ++k) {
+      const size_t l = static_cast<size_t>(q[k].id) - g0;
+      const double r = q[k].r, d = r - acc[l].x;
+      m2[l] += d * d;
+      differs[l] |= static_cast<uint8_t>(!(r == acc[l].x));  // all equal <=> all equal the mean (exact then, even +-Inf); a NaN never is
+    }
+    size_t ne = 0, z = 0;
+    for (size_t l = 0; l < n; ++l) {
+      const size_t g = g0 + l;
+      const Moments m{acc[l].y, acc[l].x, m2[l]};
+      const uint8_t flag = (m.count > 0.0 && !differs[l]) ? 1 : 0;
+      ne += m.count > 0.0, z += flag;
+      m2[l] = Scale(p, {m.count, m.mean, m.m2}, batch_std);  // now the scale
+      p.zero_groups[g] = flag;
+      if (p.group_mean) p.group_mean[g] = static_cast<float>(m.mean);
+      if (p.group_std) p.group_std[g] = static_cast<float>(MomentsStd(m, p.unbiased));
+    }
+    for (size_t k = 0; k < len; ++k) {  // the advantages, in place of the rewards
+      const size_t l = static_cast<size_t>(q[k].id) - g0;
+      q[k].r = static_cast<float>((static_cast<double>(q[k].r) - acc[l].x) * m2[l]);
+    }
+    nonempty += ne, zero += z;
+  });
+  [[maybe_unused]] const bool stream = B >= simd::kStreamElements;
+  ParallelClaim(parts, [&](size_t w, size_t q) {  // the advantages back in element order: the sort replayed
+    // Part q's pairs of bucket b start where part q - 1's end.
+    uint32_t* cur = s.cursor.data() + w * buckets;
+    if (q == 0) std::copy(bucket_start.begin(), bucket_start.end() - 1, cur);
+    else std::copy(offset + (q - 1) * buckets, offset + q * buckets, cur);
+    const auto [i0, i1] = part_range(q);
+    for (size_t i = i0; i < i1; i += 16) {
+      alignas(64) float out[16];
+      const size_t n = std::min<size_t>(16, i1 - i);
+      for (size_t j = 0; j < n; ++j) {
+        const uint32_t c = cur[static_cast<uint32_t>(ids[i + j]) >> shift]++;
+        if (c % 8 == 0) __builtin_prefetch(pairs + std::min<size_t>(c + 8 * kStreamAhead, B - 1), 0);  // a new line of this stream: fetch one further on
+        out[j] = pairs[c].r;
+      }
+#if RLCORE_SCAN_SIMD
+      if (n == 16) {
+        simd::Store16(p.advantages + i, _mm512_load_ps(out), stream);
+        continue;
+      }
+#endif
+      std::copy(out, out + n, p.advantages + i);
+    }
+#if RLCORE_SCAN_SIMD
+    simd::Fence(stream);
+#endif
   });
   return {static_cast<double>(nonempty.load()), zero.load()};
 }
 
-// Smallest and largest id, and whether the ids are non-decreasing (a vectorised reduction over
-// fixed chunks, in parallel, each chunk also comparing its first id with the last one before it:
-// the check reads as much memory as a pass of the kernel).
-struct IdSummary {
-  int32_t lo, hi;
-  bool sorted;
-};
-
-IdSummary IdRange(const int32_t* ids, size_t B) {
-  const size_t chunks = (B + kGrain - 1) / kGrain;
-  std::vector<IdSummary> part(chunks);
-  ParallelFor(chunks, 8, [&](size_t c0, size_t c1) {
-    for (size_t c = c0; c < c1; ++c) {
-      const int32_t* x = ids + c * kGrain;
-      const size_t n = std::min(kGrain, B - c * kGrain);
-      int32_t lo = x[0], hi = x[0], down = c > 0 && x[-1] > x[0];
-      for (size_t i = 1; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]), down |= x[i - 1] > x[i];
-      part[c] = {lo, hi, down == 0};
-    }
-  });
-  IdSummary r = part[0];
-  for (const auto& q : part) r = {std::min(r.lo, q.lo), std::max(r.hi, q.hi), r.sorted && q.sorted};
-  return r;
+// The kernel; `scan` is ScanIds' result for p.group_ids (null with groupSize).
+void RunCpu(const GroupNormalizeProblem& p, IdScan* scan) {
+  const double batch_std =
+      p.mode == GroupMode::kBatchStd ? MomentsStd(ComputeMoments(p.rewards, nullptr, p.B), p.unbiased) : 0.0;
+  std::pair<double, size_t> counts{static_cast<double>(p.num_groups), 0};
+  if (p.group_size) counts.second = Contiguous(p, batch_std);
+  else if (p.ids_sorted) counts = Sorted(p, batch_std, *scan);
+  else if (p.num_groups > kDirectGroups && p.B < (size_t{1} << 32)) counts = Partitioned(p, batch_std, *scan);
+  else counts = Scattered(p, batch_std);
+  p.summary[0] = static_cast<double>(counts.second);
+  p.summary[1] = counts.first;
 }
 
 bool ParseMode(const std::string& s, GroupMode* mode) {
@@ -512,6 +1071,7 @@ Napi::Value GroupNormalizeBinding(const Napi::CallbackInfo& info) {
   const bool has_size = info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull();
   const bool has_num = info.Length() > 3 && !info[3].IsUndefined() && !info[3].IsNull();
   ArrayArg<int32_t> ids = I32Arg(info, 2, kKernel, "groupIds", true, p.B, bshape);
+  std::shared_ptr<IdScan> scan;
   if (has_size == static_cast<bool>(ids)) ThrowError(env, "ERR_ARG", "groupNormalize: give exactly one of groupSize and groupIds");
   if (has_size) {
     if (has_num) ThrowError(env, "ERR_ARG", "groupNormalize: numGroups goes with groupIds, not with groupSize");
@@ -523,8 +1083,10 @@ Napi::Value GroupNormalizeBinding(const Napi::CallbackInfo& info) {
     p.num_groups = p.B / p.group_size;
   } else {
     p.group_ids = ids.data;
-    const auto [min_id, max_id, sorted] = IdRange(p.group_ids, p.B);
-    p.ids_sorted = sorted;
+    scan = IdScanBuffer();
+    ScanIds(p.group_ids, p.B, scan.get());
+    const int32_t min_id = scan->lo, max_id = scan->hi;
+    p.ids_sorted = scan->sorted;
     if (min_id < 0) {
       size_t i = 0;
       while (p.group_ids[i] >= 0) ++i;
@@ -560,26 +1122,22 @@ Napi::Value GroupNormalizeBinding(const Napi::CallbackInfo& info) {
       {"summary", p.summary, 16}};
   for (size_t a = 2; a < 7; ++a)
     for (size_t b = 0; b < a; ++b) CheckNoOverlap(env, kKernel, mem[a].name, mem[a].ptr, mem[a].bytes, mem[b].name, mem[b].ptr, mem[b].bytes);
-  return RunKernel(info, async, [p, use_cuda] {
+  // The scan goes with the call (an asynchronous one holds it until it is done).
+  return RunKernel(info, async, [p, use_cuda, scan] {
 #ifdef RLCORE_WITH_CUDA
     if (use_cuda) return cuda::GroupNormalize(p);
 #endif
     (void)use_cuda;
-    GroupNormalizeCpu(p);
+    RunCpu(p, scan.get());
   }, KeepArgs{0, 12});
 }
 
 }  // namespace
 
 void GroupNormalizeCpu(const GroupNormalizeProblem& p) {
-  const double batch_std =
-      p.mode == GroupMode::kBatchStd ? MomentsStd(ComputeMoments(p.rewards, nullptr, p.B), p.unbiased) : 0.0;
-  std::pair<double, size_t> counts{static_cast<double>(p.num_groups), 0};
-  if (p.group_size) counts.second = Contiguous(p, batch_std);
-  else if (p.ids_sorted) counts = Sorted(p, batch_std);
-  else counts = Scattered(p, batch_std);
-  p.summary[0] = static_cast<double>(counts.second);
-  p.summary[1] = counts.first;
+  std::shared_ptr<IdScan> scan;
+  if (p.group_ids) scan = IdScanBuffer(), ScanIds(p.group_ids, p.B, scan.get());
+  RunCpu(p, scan.get());
 }
 
 RLCORE_EXPORT(groupNormalize, GroupNormalizeBinding);

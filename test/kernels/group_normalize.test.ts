@@ -87,6 +87,23 @@ describe('groupNormalize', () => {
     );
   });
 
+  it('matches the reference with scattered groupIds over many groups (bucketed), empty groups and groups of one included', () => {
+    // More than 2^18 groups: the ids are counting-sorted into buckets of groups first.
+    for (const [B, numGroups, seed, modes] of [
+      [400_000, 300_001, 1, ['grpo', 'mean', 'batchStd', 'rloo']],
+      [70_001, 1_000_000, 2, ['grpo', 'rloo']],
+      [1_100_003, 270_000, 3, ['grpo']],
+    ] as const) {
+      const rand = rng(seed);
+      const rewards = Float32Array.from({ length: B }, () => (rand() < 0.3 ? 1 : rand() * 4 - 2));
+      const groupIds = Int32Array.from({ length: B }, () => Math.floor(rand() * numGroups));
+      for (const mode of modes) {
+        const got = groupNormalize({ rewards, groupIds, numGroups, mode, unbiased: seed !== 2, groupStats: true });
+        check(got, groupNormalizeRef({ rewards, groupIds, numGroups, mode, unbiased: seed !== 2, eps: 1e-6 }));
+      }
+    }
+  });
+
   it('matches the reference with sorted groupIds (runs of any length, empty groups anywhere) in every mode', () => {
     // Run lengths: 0 (an empty group), short runs (eight at a time across the vector lanes: up to
     // 8, 9 to 16), long ones (one at a time); some long batches cross the 32768-element chunks.
@@ -119,8 +136,10 @@ describe('groupNormalize', () => {
       { numRuns: 150 },
     );
     // Every run length 0..40 next to every other, a single group, and empty groups at both ends.
+    // ... and over a million rewards (streamed out).
     const lengths = Array.from({ length: 41 * 41 }, (_, k) => (k % 2 ? k % 41 : Math.floor(k / 41)));
-    for (const ls of [lengths, [5], [1], [0, 0, 3, 0], [0, 200_000, 0]]) {
+    const big = Array.from({ length: 110_000 }, (_, k) => 1 + ((k * 7919) % 19));
+    for (const ls of [lengths, [5], [1], [0, 0, 3, 0], [0, 200_000, 0], big]) {
       const groupIds = idsOfRuns(ls), rewards = rewardsOf(groupIds.length, ls.length, false);
       for (const mode of ['grpo', 'rloo'] as const) {
         const got = groupNormalize({ rewards, groupIds, numGroups: ls.length, mode, groupStats: true });
@@ -254,14 +273,19 @@ describe('groupNormalize', () => {
     const B = 1 << 20, rewards = rewardsOf(B, 3, false);
     const ids = Int32Array.from({ length: B }, (_, i) => (i * 7919) % 1000);
     const sorted = Int32Array.from({ length: B }, (_, i) => Math.floor(i / 7) + (i >> 12));
+    const many = Int32Array.from({ length: B }, (_, i) => (i * 7919) % 400_009); // more than 2^18 groups: bucketed
     const a = groupNormalize({ rewards, groupIds: ids, mode: 'batchStd' });
     const b = groupNormalize({ rewards, groupSize: 16 });
     const c = groupNormalize({ rewards, groupIds: sorted });
+    const d = groupNormalize({ rewards, groupIds: many, groupStats: true });
     setNumThreads(1);
     try {
       expect(Array.from(groupNormalize({ rewards, groupIds: ids, mode: 'batchStd' }).advantages)).toEqual(Array.from(a.advantages));
       expect(Array.from(groupNormalize({ rewards, groupSize: 16 }).advantages)).toEqual(Array.from(b.advantages));
       expect(Array.from(groupNormalize({ rewards, groupIds: sorted }).advantages)).toEqual(Array.from(c.advantages));
+      const d1 = groupNormalize({ rewards, groupIds: many, groupStats: true });
+      expect(Array.from(d1.advantages)).toEqual(Array.from(d.advantages));
+      expect(Array.from(d1.groupStd!)).toEqual(Array.from(d.groupStd!));
     } finally {
       setNumThreads(2);
     }
