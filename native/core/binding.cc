@@ -4,6 +4,8 @@
 #include <exception>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "../../cuda/backend.h"
@@ -363,6 +365,14 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Test hook: a ParallelFor whose every chunk throws, so a test can check that the exception
+// reaches JavaScript as an RlcoreError (ERR_NATIVE) instead of ending the process.
+Napi::Value ThrowInParallelFor(const Napi::CallbackInfo& info) {
+  return RunKernel(info, false, [] {
+    ParallelFor(64, 1, [](size_t begin, size_t) { throw std::runtime_error("chunk " + std::to_string(begin) + " failed"); });
+  }, KeepArgs{0, 0});
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -370,6 +380,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetThreads, "setNumThreads"));
+  exports.Set("_throwInParallelFor", Napi::Function::New(env, ThrowInParallelFor, "_throwInParallelFor"));
   for (auto& [name, fn] : Registry()) exports.Set(name, Napi::Function::New(env, fn, name));
   return exports;
 }

@@ -5,8 +5,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace rlcore {
@@ -49,6 +51,8 @@ class Pool {
     for (int i = 0; i < kSpinIterations && pending_.load() != 0; ++i) CpuRelax();
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return pending_.load() == 0; });
+    // An exception in any chunk (say std::bad_alloc) reaches the caller, not std::terminate.
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
 
   std::atomic<int> target_threads_{DefaultThreads()};
@@ -87,7 +91,14 @@ class Pool {
   void Drain(const Work& w) {
     for (size_t c; Claim(w, &c);) {
       size_t begin = w.count * c / w.chunks, end = w.count * (c + 1) / w.chunks;
-      if (begin < end) (*w.fn)(begin, end);
+      if (begin < end) {
+        try {
+          (*w.fn)(begin, end);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(error_mutex_);
+          if (!error_) error_ = std::current_exception();
+        }
+      }
       if (pending_.fetch_sub(1) == 1) {
         std::lock_guard<std::mutex> lock(mutex_);  // the waiter checks pending_ under this mutex
         done_.notify_one();
@@ -118,6 +129,8 @@ class Pool {
   std::mutex run_mutex_;  // one ParallelFor at a time; others run inline
   std::mutex mutex_;      // guards work_; generation_ changes only under it
   std::condition_variable wake_, done_;
+  std::mutex error_mutex_;   // guards error_ while chunks run
+  std::exception_ptr error_;  // the first exception of the current Run
   size_t spawned_ = 0;
   Work work_{nullptr, 0, 0, 0};
   std::atomic<size_t> pending_{0};

@@ -14,6 +14,8 @@ import { vtrace } from '../../src/kernels/vtrace.js';
 import { Sequential } from '../../src/nn/mlp.js';
 import { Adam, Sgd, clipGradNorm, polyakUpdate } from '../../src/nn/optim.js';
 import { randomF32, rng, vtraceBatch } from '../helpers.js';
+import { RlcoreError } from '../../src/errors.js';
+import { native } from '../../src/native.js';
 
 const threads = backends().cpu.threads;
 afterAll(() => setNumThreads(threads));
@@ -138,5 +140,26 @@ describe('results do not depend on the thread count', () => {
         t.returns,
       ];
     });
+  });
+});
+
+describe('thread pool errors', () => {
+  it('an exception inside a pool chunk reaches JavaScript as ERR_NATIVE, with 1 and several threads', () => {
+    for (const n of [1, 2, 4]) {
+      setNumThreads(n);
+      let caught: unknown;
+      try {
+        native()._throwInParallelFor();
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(RlcoreError);
+      expect((caught as RlcoreError).code).toBe('ERR_NATIVE');
+      expect((caught as RlcoreError).message).toMatch(/chunk \d+ failed/);
+      // The pool still works afterwards.
+      const x = new Float32Array(1 << 20).map((_, i) => i % 7);
+      expect(whiten({ x }).count).toBe(x.length);
+    }
+    setNumThreads(threads);
   });
 });
