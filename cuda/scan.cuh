@@ -17,8 +17,7 @@
 // A step with c == 0 exactly (an episode end; c >= 0 or NaN) gives y = a and ignores everything
 // after it, as on the CPU (native/core/scan.h): NaN or Inf in a later episode, or in a later
 // sequence of a packed column (token GAE), cannot reach it; within an episode NaN and Inf
-// propagate as IEEE arithmetic does. (`static constexpr bool kSegmented = true;`, which ops
-// declared when this was optional, is still accepted and changes nothing.)
+// propagate as IEEE arithmetic does.
 //
 // Device-level strategy (ReverseScan):
 // - Many columns (N >= kWalkMinColumns): one thread per column walks time backwards. Loads and
@@ -78,17 +77,10 @@ __host__ __device__ __forceinline__ Affine Then(const Affine& early, const Affin
 /// y_before = m(y_after) for a map m (see Affine).
 __host__ __device__ __forceinline__ double ApplyMap(const Affine& m, double y) { return Cuts(m) ? m.A : m.A + Scale(m.C, y); }
 
-/// One step: y = a where c == 0 (either sign), else a + c * y. (kSegmented: ignored, see the top.)
-template <bool kSegmented = true>
+/// One step: y = a where c == 0 (either sign), else a + c * y.
 __host__ __device__ __forceinline__ double Apply(const Affine& step, double y) {
   return ApplyMap(StepMap(step.A, step.C), y);
 }
-
-/// Whether an op declares kSegmented (no longer needed, see the top of this file).
-template <class Op, class = void>
-struct IsSegmented : std::false_type {};
-template <class Op>
-struct IsSegmented<Op, std::void_t<decltype(Op::kSegmented)>> : std::bool_constant<Op::kSegmented> {};
 
 /// Ops whose Coefs give composed maps (A, C), not steps (a, c): CarryOp.
 template <class Op, class = void>

@@ -53,7 +53,6 @@ struct TokenLayout {
 
 // Every token valid: a = r + (last ? R : γ V_{t+1}) - V, c = last ? 0 : γλ.
 struct SequenceOp {
-  static constexpr bool kSegmented = true;
   TokenLayout layout;
   const float* rewards;  // or null
   const float* values;
@@ -77,7 +76,6 @@ struct SequenceOp {
 
 // Masked rows, pass 1: U_t = m_{t+1} γ V_{t+1} + (1 - m_{t+1}) U_{t+1}, U_{L-1} = R, into advantages.
 struct NextValueOp {
-  static constexpr bool kSegmented = true;
   TokenLayout layout;
   const float* values;
   const uint8_t* mask;
@@ -98,7 +96,6 @@ struct NextValueOp {
 // Masked rows, pass 2: a = m (r + U - V), c = m ? γλ : 1 (0 at a row's last token); reads U_t
 // from advantages[i] before it writes advantages[i] (see the Coefs/Write rule in scan.cuh).
 struct MaskedOp {
-  static constexpr bool kSegmented = true;
   TokenLayout layout;
   const float* rewards;  // or null
   const float* values;

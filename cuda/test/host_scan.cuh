@@ -9,13 +9,12 @@ namespace rlcore::cuda {
 
 template <class Op>
 void HostScan(const Op& op, size_t T, size_t N) {
-  constexpr bool kSeg = IsSegmented<Op>::value;
   for (size_t n = 0; n < N; ++n) {
     double y = op.Boundary(n);
     for (size_t t = T; t-- > 0;) {
       double a, c;
       op.Coefs(t, n, a, c);
-      y = Apply<kSeg>(Affine{a, c}, y);
+      y = Apply(Affine{a, c}, y);
       op.Write(t, n, y);
     }
   }
