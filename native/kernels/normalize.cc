@@ -13,6 +13,7 @@
 
 #include "../core/binding.h"
 #include "../core/select.h"
+#include "../core/simd_scan.h"
 #include "../../cuda/backend.h"
 #include "moments.h"
 
@@ -31,7 +32,20 @@ void Affine(const float* x, const uint8_t* mask, size_t n, double mean, double s
   const float mean_hi = static_cast<float>(mean), mean_lo = static_cast<float>(mean - mean_hi);
   const float scale_f = static_cast<float>(scale), add_f = static_cast<float>(add);
   ParallelFor(n, kGrain, [=](size_t i0, size_t i1) {
-    for (size_t i = i0; i < i1; ++i) {
+    size_t i = i0;
+#if RLCORE_SCAN_SIMD
+    // Out of cache the output is written with streaming stores (no read of its lines first).
+    const bool stream = n >= simd::kStreamElements;
+    const __m512 hi16 = _mm512_set1_ps(mean_hi), lo16 = _mm512_set1_ps(mean_lo);
+    const __m512 scale16 = _mm512_set1_ps(scale_f), add16 = _mm512_set1_ps(add_f);
+    for (; i + simd::kLanes <= i1; i += simd::kLanes) {
+      __m512 v = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), hi16), lo16), scale16, add16);
+      if (kMasked) v = _mm512_maskz_mov_ps(simd::Set16(mask + i), v);
+      simd::Store16(out + i, v, stream);
+    }
+    simd::Fence(stream);
+#endif
+    for (; i < i1; ++i) {
       const float v = ((x[i] - mean_hi) - mean_lo) * scale_f + add_f;
       out[i] = kMasked ? Select(mask[i], v, 0.f) : v;
     }
