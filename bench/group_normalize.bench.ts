@@ -26,12 +26,12 @@ function sortedIds(B: number): { ids: Int32Array; numGroups: number } {
 export default function bench(): BenchRow[] {
   const rows: BenchRow[] = [];
   const G = 8;
-  for (const [B, idKind] of [[8192, ''], [8 << 20, ''], [8 << 20, 'shuffled'], [8 << 20, 'sorted']] as const) {
+  for (const [B, idKind] of [[8192, ''], [8 << 20, ''], [8 << 20, 'i/G'], [8 << 20, 'shuffled'], [8 << 20, 'sorted']] as const) {
     const r = new Float32Array(B).map(() => (Math.random() < 0.5 ? 1 : 0));
     let numGroups = B / G, ids: Int32Array;
     if (idKind === 'sorted') ({ ids, numGroups } = sortedIds(B));
     else if (idKind === 'shuffled') ids = Int32Array.from({ length: B }, () => Math.floor(Math.random() * numGroups));
-    else ids = Int32Array.from({ length: B }, (_, i) => Math.floor(i / G));
+    else ids = Int32Array.from({ length: B }, (_, i) => Math.floor(i / G)); // also the ids of 'i/G': groupSize G given as ids
     const out = { advantages: new Float32Array(B), zeroGroups: new Uint8Array(numGroups) };
     const bytes = B * 8 + (idKind ? B * 4 : 0) + numGroups; // read r (and ids), write adv, zero flags
     const size = idKind === 'sorted' ? `B=${B} G~${G} ids sorted` : `B=${B} G=${G}${idKind ? ' ids ' + idKind : ''}`;

@@ -179,13 +179,37 @@ describe('groupNormalize', () => {
         const groupIds = Int32Array.from({ length: B }, (_, i) => Math.floor(i / G));
         for (const mode of ['grpo', 'rloo'] as const) {
           for (const unbiased of [true, false]) {
+            // ids[i] = i / G are reduced as groupSize G; with one more (empty) group they are not,
+            // and the runs go through the sorted-ids path.
             const a = groupNormalize({ rewards, groupIds, mode, unbiased, groupStats: true });
             const b = groupNormalize({ rewards, groupSize: G, mode, unbiased, groupStats: true });
-            expectSameBits(a.advantages, b.advantages);
-            expectSameBits(a.groupMean!, b.groupMean!);
-            expectSameBits(a.groupStd!, b.groupStd!);
-            expect(Array.from(a.zeroGroups)).toEqual(Array.from(b.zeroGroups));
+            const c = groupNormalize({ rewards, groupIds, numGroups: numGroups + 1, mode, unbiased, groupStats: true });
+            for (const got of [a, c]) {
+              expectSameBits(got.advantages, b.advantages);
+              expectSameBits(got.groupMean!.subarray(0, numGroups), b.groupMean!);
+              expectSameBits(got.groupStd!.subarray(0, numGroups), b.groupStd!);
+              expect(Array.from(got.zeroGroups.subarray(0, numGroups))).toEqual(Array.from(b.zeroGroups));
+            }
           }
+        }
+      }
+    }
+  });
+
+  it('ids that are the groups of G except at one place match the reference (not taken for groupSize G)', () => {
+    const rand = rng(29);
+    for (const G of [3, 8, 16]) {
+      for (const numGroups of G === 8 ? [700, (1 << 17) + 5] : [700]) { // 2^20 + 40 rewards: streamed outputs
+        const B = G * numGroups, rewards = rewardsOf(B, G + numGroups, false), k = Math.floor(rand() * (numGroups - 2)) + 1;
+        const uniform = Int32Array.from({ length: B }, (_, i) => Math.floor(i / G));
+        const variants: [Int32Array, number][] = [
+          [uniform.map((g, i) => (i === k * G ? g - 1 : g)), numGroups], // one run boundary moved
+          [uniform.map((g, i) => (i >= k * G ? g + 1 : g)), numGroups + 1], // an empty group in the middle
+          [uniform.map((g) => g + 1), numGroups + 1], // group 0 empty
+          [uniform.map((g) => Math.min(g, numGroups - 2)), numGroups], // the last group empty, the one before of 2 G
+        ];
+        for (const [groupIds, n] of variants) {
+          check(groupNormalize({ rewards, groupIds, numGroups: n, groupStats: true }), groupNormalizeRef({ rewards, groupIds, numGroups: n, mode: 'grpo', unbiased: true, eps: 1e-6 }));
         }
       }
     }
