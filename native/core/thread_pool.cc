@@ -28,7 +28,7 @@ int DefaultThreads() {
 // from an earlier generation can never claim a chunk of the current one.
 class Pool {
  public:
-  void Run(size_t count, size_t grain, const std::function<void(size_t, size_t)>& fn) {
+  void Run(size_t count, size_t grain, ChunkFn fn) {
     size_t threads = static_cast<size_t>(target_threads_.load());
     size_t chunks = std::min(threads, grain == 0 ? count : (count + grain - 1) / grain);
     std::unique_lock<std::mutex> busy(run_mutex_, std::try_to_lock);
@@ -37,7 +37,7 @@ class Pool {
       return;
     }
     EnsureWorkers(chunks - 1);
-    Work work{&fn, count, chunks, 0};
+    Work work{fn, count, chunks, 0};
     {
       std::lock_guard<std::mutex> lock(mutex_);
       work.generation = generation_.load() + 1;
@@ -71,7 +71,7 @@ class Pool {
   }
 
   struct Work {
-    const std::function<void(size_t, size_t)>* fn;
+    ChunkFn fn;
     size_t count, chunks;
     uint32_t generation;
   };
@@ -93,7 +93,7 @@ class Pool {
       size_t begin = w.count * c / w.chunks, end = w.count * (c + 1) / w.chunks;
       if (begin < end) {
         try {
-          (*w.fn)(begin, end);
+          w.fn(begin, end);
         } catch (...) {
           std::lock_guard<std::mutex> lock(error_mutex_);
           if (!error_) error_ = std::current_exception();
@@ -132,7 +132,7 @@ class Pool {
   std::mutex error_mutex_;   // guards error_ while chunks run
   std::exception_ptr error_;  // the first exception of the current Run
   size_t spawned_ = 0;
-  Work work_{nullptr, 0, 0, 0};
+  Work work_{ChunkFn(), 0, 0, 0};
   std::atomic<size_t> pending_{0};
   std::atomic<uint32_t> generation_{0};
   std::atomic<uint64_t> ticket_{0};
@@ -150,7 +150,7 @@ Pool* ThePool() {
 int NumThreads() { return ThePool()->target_threads_.load(); }
 void SetNumThreads(int n) { ThePool()->target_threads_.store(std::max(1, std::min(n, 256))); }
 
-void ParallelFor(size_t count, size_t grain, const std::function<void(size_t, size_t)>& fn) {
+void ParallelFor(size_t count, size_t grain, ChunkFn fn) {
   ThePool()->Run(count, grain, fn);
 }
 

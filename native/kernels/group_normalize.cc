@@ -17,9 +17,9 @@
 //                       binding's check of the ids), runs batched as the lanes of Reduce8.
 //   other groupIds      Scattered (up to kDirectGroups groups): per-group tables indexed by id;
 //                       Partitioned (more): a counting sort into buckets of groups first.
-// Scratch kept between calls (IdScanBuffer, with group ids only): B / 8 bytes and 128 KiB per
-// thread with sorted ids; with other ids Scattered's tables (at most 4.25 B + 8 numGroups bytes)
-// or Partitioned's pairs (8 B bytes, plus ~0.2 MiB and 25 numGroups / 1024 bytes per thread).
+// Scratch kept between calls, with group ids only: IdScanBuffer's (B / 8 bytes and 128 KiB per
+// thread with sorted ids; Partitioned's pairs, 8 B bytes, plus ~0.2 MiB and 25 numGroups / 1024
+// bytes per thread) and Scattered's thread-local tables (at most 4.25 B + 8 numGroups bytes).
 #include "group_normalize.h"
 
 #if defined(__linux__)
@@ -53,16 +53,17 @@ constexpr size_t kGrain = 1 << 15;  // elements per chunk of work
 constexpr size_t kPart = 1 << 16;  // elements per part of the scattered (group id) accumulation and counting sort
 constexpr size_t kAhead = 24;      // scattered passes prefetch the slot of the id this far ahead
 
-// Threads that ParallelClaim(count, ...) may use.
+// How many threads ParallelClaim may use for `count` items (what its callers size scratch for).
 inline size_t ClaimWorkers(size_t count) { return std::max<size_t>(1, std::min<size_t>(count, static_cast<size_t>(NumThreads()))); }
 
 // fn(w, i) for i in [0, count), each item claimed by the next free thread (on a shared machine a
-// thread that is held up does fewer); w < ClaimWorkers(count) tells the threads apart (for their
-// scratch, allocated by the caller). For items of at least tens of microseconds.
+// thread that is held up does fewer); w < workers tells the threads apart (for their scratch,
+// sized by the caller with workers = ClaimWorkers(...): the thread count may change before this
+// runs, so it is passed, not asked again). For items of at least tens of microseconds.
 template <class Fn>
-void ParallelClaim(size_t count, Fn&& fn) {
+void ParallelClaim(size_t workers, size_t count, Fn&& fn) {
   std::atomic<size_t> next{0};
-  ParallelFor(ClaimWorkers(count), 1, [&](size_t w, size_t) {
+  ParallelFor(std::min(workers, count), 1, [&](size_t w, size_t) {
     for (size_t i; (i = next++) < count;) fn(w, i);
   });
 }
@@ -425,8 +426,8 @@ std::pair<double, size_t> Scattered(const GroupNormalizeProblem& p, double batch
   thread_local std::vector<PairSlot> slot_buf;
   thread_local std::vector<uint8_t> differs_buf;
   thread_local std::vector<double> count_buf;
-  slot_buf.assign(P * NG, PairSlot{0.0, 0.0});  // pass 1: (sum, count); pass 2: (mean, m2)
-  differs_buf.assign(P * NG, 0);
+  slot_buf.resize(P * NG);  // pass 1: (sum, count); pass 2: (mean, m2). Each part clears its own.
+  differs_buf.resize(P * NG);
   count_buf.resize(NG);
   PairSlot* slot = slot_buf.data();
   uint8_t* differs = differs_buf.data();
@@ -440,6 +441,7 @@ std::pair<double, size_t> Scattered(const GroupNormalizeProblem& p, double batch
   const float* __restrict rewards = p.rewards;
   run([&](size_t q) {  // pass 1
     PairSlot* __restrict s = &slot[q * NG];
+    std::fill(s, s + NG, PairSlot{0.0, 0.0});
     auto [i0, i1] = range(q);
     for (size_t i = i0; i < i1; ++i) {
       if (i + kAhead < i1) __builtin_prefetch(&s[ids[i + kAhead]], 1);
@@ -461,6 +463,7 @@ std::pair<double, size_t> Scattered(const GroupNormalizeProblem& p, double batch
   run([&](size_t q) {  // pass 2
     PairSlot* __restrict s = &slot[q * NG];
     uint8_t* __restrict dif = &differs[q * NG];
+    std::memset(dif, 0, NG);
     auto [i0, i1] = range(q);
     for (size_t i = i0; i < i1; ++i) {
       if (i + kAhead < i1) __builtin_prefetch(&s[ids[i + kAhead]], 1), __builtin_prefetch(&dif[ids[i + kAhead]], 1);
@@ -563,6 +566,7 @@ struct IdScan {
   // worker, write-combining lines and cursors per bucket, and sums of a bucket's groups.
   Scratch<IdReward> pairs;
   std::vector<uint32_t> offset, cursor;
+  std::vector<size_t> bucket_start;
   std::vector<PairLine> lines;
   std::vector<PairSlot> acc;
   std::vector<double> m2;
@@ -889,8 +893,9 @@ std::pair<double, size_t> Sorted(const GroupNormalizeProblem& p, double batch_st
   GroupCounts counts;
   CrossRuns(p, batch_std, s, counts);
   const bool stream = p.B >= simd::kStreamElements;
-  s.stage.resize(ClaimWorkers(s.chunk.size()) * (kGrain + 16));
-  ParallelClaim(s.chunk.size(), [&](size_t w, size_t c) {
+  const size_t workers = ClaimWorkers(s.chunk.size());
+  s.stage.resize(workers * (kGrain + 16));
+  ParallelClaim(workers, s.chunk.size(), [&](size_t w, size_t c) {
     const auto [n, z] = SortedChunk(p, batch_std, s, c, stream, s.stage.data() + w * (kGrain + 16));
     counts.nonempty += n, counts.zero += z;
   });
@@ -921,18 +926,20 @@ std::pair<double, size_t> Partitioned(const GroupNormalizeProblem& p, double bat
   const int32_t* ids = p.group_ids;
   const float* rewards = p.rewards;
   IdReward* pairs = s.pairs.Get(B);
-  s.offset.assign(parts * buckets, 0);
+  s.offset.resize(parts * buckets);  // each part clears its own histogram
   uint32_t* offset = s.offset.data();
   auto part_range = [&](size_t q) { return std::pair<size_t, size_t>(q * kPart, std::min(B, (q + 1) * kPart)); };
   const size_t workers = ClaimWorkers(std::max(parts, buckets));
   s.cursor.resize(workers * buckets), s.lines.resize(workers * buckets);
   s.acc.resize(workers * span), s.m2.resize(workers * span), s.differs.resize(workers * span);
-  ParallelClaim(parts, [&](size_t, size_t q) {  // histograms
+  ParallelClaim(workers, parts, [&](size_t, size_t q) {  // histograms
     uint32_t* h = offset + q * buckets;
+    std::fill(h, h + buckets, 0u);
     const auto [i0, i1] = part_range(q);
     for (size_t i = i0; i < i1; ++i) ++h[static_cast<uint32_t>(ids[i]) >> shift];
   });
-  std::vector<size_t> bucket_start(buckets + 1);
+  s.bucket_start.resize(buckets + 1);
+  size_t* bucket_start = s.bucket_start.data();
   size_t at = 0;
   for (size_t b = 0; b < buckets; ++b) {  // where part q's elements of bucket b go: bucket-major
     bucket_start[b] = at;
@@ -943,7 +950,7 @@ std::pair<double, size_t> Partitioned(const GroupNormalizeProblem& p, double bat
     }
   }
   bucket_start[buckets] = B;
-  ParallelClaim(parts, [&](size_t w, size_t q) {  // the counting sort; afterwards offset holds where each part's pairs end
+  ParallelClaim(workers, parts, [&](size_t w, size_t q) {  // the counting sort; afterwards offset holds where each part's pairs end
     uint32_t* cur = offset + q * buckets;
     const auto [i0, i1] = part_range(q);
 #if RLCORE_SCAN_SIMD
@@ -970,7 +977,7 @@ std::pair<double, size_t> Partitioned(const GroupNormalizeProblem& p, double bat
 #endif
   });
   std::atomic<size_t> nonempty{0}, zero{0};
-  ParallelClaim(buckets, [&](size_t w, size_t b) {  // the groups, a bucket at a time
+  ParallelClaim(workers, buckets, [&](size_t w, size_t b) {  // the groups, a bucket at a time
     const size_t g0 = b << shift, n = std::min(span, NG - g0);
     PairSlot* acc = s.acc.data() + w * span;  // sum and count, then mean and count
     double* m2 = s.m2.data() + w * span;      // then the scale
@@ -1007,10 +1014,10 @@ std::pair<double, size_t> Partitioned(const GroupNormalizeProblem& p, double bat
     nonempty += ne, zero += z;
   });
   [[maybe_unused]] const bool stream = B >= simd::kStreamElements;
-  ParallelClaim(parts, [&](size_t w, size_t q) {  // the advantages back in element order: the sort replayed
+  ParallelClaim(workers, parts, [&](size_t w, size_t q) {  // the advantages back in element order: the sort replayed
     // Part q's pairs of bucket b start where part q - 1's end.
     uint32_t* cur = s.cursor.data() + w * buckets;
-    if (q == 0) std::copy(bucket_start.begin(), bucket_start.end() - 1, cur);
+    if (q == 0) std::copy(bucket_start, bucket_start + buckets, cur);
     else std::copy(offset + (q - 1) * buckets, offset + q * buckets, cur);
     const auto [i0, i1] = part_range(q);
     for (size_t i = i0; i < i1; i += 16) {
