@@ -223,12 +223,15 @@ void ReverseScan(const K& k, size_t T, size_t N) {
     return;
   }
   auto start = [&](size_t q) { return q * x; };  // front chunk q covers [q*x, (q+1)*x); the last [F*x, T)
-  std::vector<double> A(F * N), C(F * N), ends(F * N), y_end(N), last_start(N);
+  // Scratch of the calling thread, grown only: every entry is written before it is read.
+  thread_local std::vector<double> scratch;
+  if (scratch.size() < (3 * F + 2) * N) scratch.resize((3 * F + 2) * N);
+  double *A = scratch.data(), *C = A + F * N, *ends = C + F * N, *y_end = ends + F * N, *last_start = y_end + N;
   for (size_t n = 0; n < N; ++n) y_end[n] = k.Boundary(n);
   // Task 0 scans the last chunk; tasks 1..F map front chunks 0..F-1.
   ParallelFor(F + 1, 1, [&](size_t q0, size_t q1) {
     for (size_t q = q0; q < q1; ++q) {
-      if (q == 0) ScanRange(k, start(F), T, 0, N, y_end.data(), last_start.data(), stream);
+      if (q == 0) ScanRange(k, start(F), T, 0, N, y_end, last_start, stream);
       else ChunkMap(k, start(q - 1), start(q), 0, N, &A[(q - 1) * N], &C[(q - 1) * N]);
     }
   });

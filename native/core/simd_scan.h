@@ -17,11 +17,15 @@
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
 #define RLCORE_SCAN_SIMD 1
-#include <immintrin.h>
-// GCC 12 reports the _mm512_undefined_* operands inside its own intrinsics as "maybe
-// uninitialized" once they are inlined (GCC bug 105593); the warning is attributed to the
-// intrinsic headers, so it can only be silenced for the including file.
+// GCC 12 reports the _mm512_undefined_* operands inside its own intrinsics as "(maybe) used
+// uninitialized" once they are inlined (GCC bug 105593). The warning is attributed to lines of
+// the intrinsic headers, so ignoring it around their inclusion silences it for every kernel and
+// nowhere else.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
 #else
 #define RLCORE_SCAN_SIMD 0
 #endif

@@ -39,13 +39,6 @@
 #include "../../cuda/backend.h"
 #include "moments.h"
 
-#if RLCORE_SCAN_SIMD
-// GCC 12 bug 105593 (see simd_scan.h) again: with RunsSimd's masked steps inlined it also calls
-// the _mm512_undefined_* operands of its own intrinsics "used uninitialized", attributed to its
-// headers, so only a file-wide pragma silences it.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-
 namespace rlcore {
 namespace {
 

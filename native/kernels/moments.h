@@ -155,12 +155,14 @@ inline Moments ComputeMoments(const float* x, const uint8_t* mask, size_t n) {
   };
   const size_t parts = (n + kMomentPart - 1) / kMomentPart;
   if (parts <= 1) return parts == 0 ? Moments{} : part(0);
-  std::vector<Moments> partial(parts);
+  thread_local std::vector<Moments> partial_buf;  // grown only: no allocation per call
+  if (partial_buf.size() < parts) partial_buf.resize(parts);
+  Moments* partial = partial_buf.data();
   ParallelFor(parts, 1, [&](size_t p0, size_t p1) {
     for (size_t p = p0; p < p1; ++p) partial[p] = part(p);
   });
   Moments m;
-  for (const Moments& q : partial) m = MergeMoments(m, q);
+  for (size_t p = 0; p < parts; ++p) m = MergeMoments(m, partial[p]);
   return m;
 }
 

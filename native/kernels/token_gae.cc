@@ -448,12 +448,11 @@ Napi::Value TokenGaeBinding(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void TokenGaeCpu(const TokenGaeProblem& p) {
-  // starts[b]: first token of sequence b; starts[B] = total. On the stack for small batches
-  // (in cache, a heap allocation is a visible share of a call).
-  constexpr size_t kStackStarts = 257;
-  size_t stack_starts[kStackStarts];
-  std::vector<size_t> heap_starts(p.B + 1 > kStackStarts ? p.B + 1 : 0);
-  size_t* const starts = p.B + 1 > kStackStarts ? heap_starts.data() : stack_starts;
+  // starts[b]: first token of sequence b; starts[B] = total. Scratch of the calling thread,
+  // grown only (in cache, a heap allocation per call is a visible share of it).
+  thread_local std::vector<size_t> starts_buf;
+  if (starts_buf.size() < p.B + 1) starts_buf.resize(p.B + 1);
+  size_t* const starts = starts_buf.data();
   const SequenceContext ctx(p);
   for (size_t b = 0; b <= p.B; ++b) {
     if (p.L) starts[b] = b * p.L;
