@@ -17,9 +17,10 @@
 //                       binding's check of the ids), runs batched as the lanes of Reduce8.
 //   other groupIds      Scattered (up to kDirectGroups groups): per-group tables indexed by id;
 //                       Partitioned (more): a counting sort into buckets of groups first.
-// Scratch kept between calls, with group ids only: IdScanBuffer's (B / 8 bytes and 128 KiB per
-// thread with sorted ids; Partitioned's pairs, 8 B bytes, plus ~0.2 MiB and 25 numGroups / 1024
-// bytes per thread) and Scattered's thread-local tables (at most 4.25 B + 8 numGroups bytes).
+// Scratch kept between calls, with group ids only: IdScanBuffer's, two sets of (B / 8 bytes and
+// 128 KiB per thread with sorted ids; Partitioned's pairs, 8 B bytes, plus ~0.2 MiB and
+// 25 numGroups / 1024 bytes per thread), and Scattered's thread-local tables (at most
+// 4.25 B + 8 numGroups bytes).
 #include "group_normalize.h"
 
 #if defined(__linux__)
@@ -618,11 +619,16 @@ void ScanIds(const int32_t* ids, size_t B, IdScan* s) {
   for (const IdChunk& q : s->chunk) s->lo = std::min(s->lo, q.lo), s->hi = std::max(s->hi, q.hi), s->sorted &= q.sorted;
 }
 
-// Scratch of the calling thread, or a new one while an asynchronous call still holds it.
+// Scratch of the calling thread, or a new one while asynchronous calls still hold it. Two are
+// kept, so that double-buffered asynchronous calls (the next issued while the last one
+// still holds its scratch) reuse them instead of allocating afresh each time.
 std::shared_ptr<IdScan> IdScanBuffer() {
-  thread_local std::shared_ptr<IdScan> buffer;
-  if (!buffer || buffer.use_count() > 1) buffer = std::make_shared<IdScan>();
-  return buffer;
+  thread_local std::shared_ptr<IdScan> kept[2];
+  for (std::shared_ptr<IdScan>& buffer : kept) {
+    if (!buffer) buffer = std::make_shared<IdScan>();
+    if (buffer.use_count() == 1) return buffer;  // held by no call in flight
+  }
+  return std::make_shared<IdScan>();  // both in use: one for this call only
 }
 
 // Non-decreasing ids (the usual GRPO batch: the answers to one prompt side by side, in runs of

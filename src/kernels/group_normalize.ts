@@ -14,11 +14,13 @@ export interface GroupNormalizeOptions {
   /** G: responses `[g*G, (g+1)*G)` answer prompt g. Must divide B. */
   groupSize?: number;
   /**
-   * `[B]` the group (prompt) of each response, in [0, numGroups). Non-decreasing ids (each
-   * prompt's responses side by side, any number of them) take a one-pass contiguous path; ids in
-   * any other order cost a few more passes (per-group tables, or with more than 2^18 groups a
-   * counting sort of the responses by group first). Scratch memory is kept between calls: B / 8
-   * bytes, and with unsorted ids up to about 8 B bytes.
+   * `[B]` the group (prompt) of each response, in [0, numGroups). Ids `i / G` (groups of G
+   * responses side by side, keyed by prompt) run as fast as `groupSize: G`, with the same results;
+   * other non-decreasing ids (each prompt's responses side by side, any number of them) take a
+   * one-pass contiguous path; ids in any other order cost a few more passes (per-group tables, or
+   * with more than 2^18 groups a counting sort of the responses by group first). Scratch memory
+   * is kept between calls (two sets, for double-buffered async calls): B / 8 bytes, and with
+   * unsorted ids up to about 8 B bytes.
    */
   groupIds?: Int32Array;
   /** Number of groups with `groupIds`. Default max(groupIds) + 1. */

@@ -328,6 +328,23 @@ describe('groupNormalize', () => {
     expect(a.zeroStdGroups).toBe(r.zeroStdGroups);
   });
 
+  it('async calls in flight together, with group ids of every kind, each get their own scratch', async () => {
+    const rand = rng(31), B = 300_000;
+    const sorted = idsOfRuns(Array.from({ length: 60_000 }, () => Math.floor(rand() * 15))).subarray(0, B);
+    const kinds = [
+      { groupIds: sorted, numGroups: sorted[B - 1] + 1 }, // sorted runs
+      { groupIds: Int32Array.from({ length: B }, () => Math.floor(rand() * 1000)), numGroups: 1000 }, // per-group tables
+      { groupIds: Int32Array.from({ length: B }, () => Math.floor(rand() * 300_000)), numGroups: 300_000 }, // counting sort
+    ];
+    const calls = [...kinds, ...kinds].map((k, c) => ({ rewards: rewardsOf(B, 40 + c, false), ...k, groupStats: true }));
+    const got = await Promise.all(calls.map((o) => groupNormalizeAsync(o)));
+    calls.forEach((o, c) => {
+      const want = groupNormalize(o);
+      expectSameBits(got[c].advantages, want.advantages);
+      expectSameBits(got[c].groupStd!, want.groupStd!);
+    });
+  });
+
   it('rejects bad input with typed errors, before writing anything', () => {
     const rewards = new Float32Array(6);
     const out = { advantages: new Float32Array(6).fill(7) };
