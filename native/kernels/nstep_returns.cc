@@ -11,8 +11,8 @@
 // O(T·N) whatever n. With AVX-512 and n <= 8, each window is summed directly by Horner's rule
 // with the n open windows of 16 columns in registers (NstepWindows16, O(T·N·n) but fewer
 // operations at such n), and one column 8 windows per vector (NstepColumnShift). Batches of fewer
-// than 8 columns sum each window directly (NstepNarrow, O(T·N·n)); one column with 8 < n <= 64
-// does so 8 windows per vector (NstepColumn8).
+// than 8 columns with n <= 16 sum each window directly (NstepNarrow, O(T·N·n)); one column with
+// 8 < n <= 64 does so 8 windows per vector (NstepColumn8).
 //
 // Episodes are isolated: a window stops at the first episode end, and every path cuts it with a
 // select (mask, blend or branch), never a product with 1 - done, so no output of an episode reads
@@ -33,17 +33,9 @@
 #include "../../cuda/backend.h"
 #include "bootstrap.h"
 
-#if RLCORE_SCAN_SIMD
-// GCC 12 bug 105593 (see simd_scan.h) again: with the unrolled window steps inlined it also calls
-// the _mm512_undefined_* operands of its own intrinsics "used uninitialized", attributed to its
-// headers, so only a file-wide pragma silences it (as in group_normalize.cc).
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-
 namespace rlcore {
 namespace {
 
-// x where `mask` is all ones, +0 where it is zero (bitwise, so an unselected NaN is dropped too).
 // `mask` (all ones or zero) ? if_set : if_clear, bitwise (branch-free; an unselected NaN is dropped).
 inline double BitSelect(uint64_t mask, double if_set, double if_clear) {
   uint64_t a, b;
@@ -100,36 +92,53 @@ inline StepMap MapOf(const StepMaps& m, size_t j) {
 // prefixes (applied to their v') from a forward pass over the next one: O(1) per element
 // whatever n, with no subtraction (every term keeps its own discount; exact up to float64
 // rounding, like the direct sum). The blocks are fixed by t = 0 and n, so the result does not
-// depend on how the steps are split across threads.
+// depend on how the steps are split across threads. The prefixes are kept in pieces of
+// Piece(len, w) steps (all of a block unless n > kPrefixDoubles / w): a block of more first gets
+// a forward pass that only marks the running state at each piece start, and the reverse pass
+// recomputes each piece from its mark when it reaches it (one more pass, bounded scratch).
+constexpr size_t kPrefixDoubles = size_t{1} << 15;  // prefix doubles a block group keeps (256 KiB)
+
 class NstepBlocks {
  public:
-  NstepBlocks(const NstepReturnsProblem& p, size_t n0, size_t w, double* q_cur, double* q_next)
-      : p_(p), n0_(n0), w_(w), len_(std::min(p.n, p.T)), q_cur_(q_cur), q_next_(q_next) {}
+  static size_t Piece(size_t len, size_t w) { return std::min(len, std::max<size_t>(1, kPrefixDoubles / w)); }
+  /// Scratch doubles for w columns: a piece of prefixes, the last prefix and the marks.
+  static size_t ScratchDoubles(size_t len, size_t w) {
+    const size_t piece = Piece(len, w);
+    return (piece + 1 + 3 * ((len - 1) / piece)) * w;
+  }
+
+  NstepBlocks(const NstepReturnsProblem& p, size_t n0, size_t w, double* scratch)
+      : p_(p), n0_(n0), w_(w), len_(std::min(p.n, p.T)), piece_(Piece(len_, w)), q_(scratch),
+        last_(scratch + piece_ * w), marks_(last_ + w) {}
 
   // Writes the returns of blocks [b0, b1) of columns [n0, n0 + w).
   void Run(size_t b0, size_t b1) {
     const size_t blocks = (p_.T + len_ - 1) / len_;
-    size_t next_len = 0;
-    if (b1 < blocks) next_len = Prefix(b1);
-    for (size_t b = b1; b-- > b0;) {
-      std::swap(q_cur_, q_next_);  // q_next_: the prefixes of block b + 1
-      const size_t own = Prefix(b);
-      Suffix(b, next_len);
-      next_len = own;
-    }
+    for (size_t b = b1; b-- > b0;) Suffix(b, b + 1 < blocks ? std::min(p_.T, (b + 2) * len_) - (b + 1) * len_ : 0);
   }
 
  private:
-  // Forward pass over block b: q_cur_[k][j] = (h_B ∘ … ∘ h_{B+k})(v'_{B+k}); returns its length.
-  size_t Prefix(size_t b) {
-    const size_t B = b * len_, E = std::min(p_.T, B + len_), w = w_;
+  // Forward pass over prefixes [lo, hi) of block b, from the identity (lo = 0) or mark
+  // lo / piece_: q_[k - lo][j] = (h_B ∘ … ∘ h_{B+k})(v'_{B+k}); with `mark`, instead saves the
+  // state at each multiple of piece_ and leaves the last prefix in last_.
+  void Prefix(size_t b, size_t lo, size_t hi, bool mark) {
+    const size_t B = b * len_, w = w_;
     double* __restrict A = pa_;
     double* __restrict C = pc_;
     uint64_t* __restrict cut = pcut_;
-    for (size_t j = 0; j < w; ++j) A[j] = 0.0, C[j] = 1.0, cut[j] = 0;
-    for (size_t u = B; u < E; ++u) {
-      const StepMaps m = MapsAt(p_, u, n0_, w, gbuf_);
-      double* __restrict q = q_cur_ + (u - B) * w;
+    if (lo == 0) {
+      for (size_t j = 0; j < w; ++j) A[j] = 0.0, C[j] = 1.0, cut[j] = 0;
+    } else {
+      const double* mk = marks_ + (lo / piece_ - 1) * 3 * w;
+      std::memcpy(A, mk, w * sizeof(double)), std::memcpy(C, mk + w, w * sizeof(double)), std::memcpy(cut, mk + 2 * w, w * sizeof(uint64_t));
+    }
+    for (size_t k = lo; k < hi; ++k) {
+      if (mark && k > 0 && k % piece_ == 0) {
+        double* mk = marks_ + (k / piece_ - 1) * 3 * w;
+        std::memcpy(mk, A, w * sizeof(double)), std::memcpy(mk + w, C, w * sizeof(double)), std::memcpy(mk + 2 * w, cut, w * sizeof(uint64_t));
+      }
+      const StepMaps m = MapsAt(p_, B + k, n0_, w, gbuf_);
+      double* __restrict q = mark ? last_ : q_ + (k - lo) * w;
 #pragma GCC ivdep
       for (size_t j = 0; j < w; ++j) {
         const StepMap h = MapOf(m, j);
@@ -139,24 +148,37 @@ class NstepBlocks {
         q[j] = BitSelect(cut[j], A[j], A[j] + C[j] * h.boot);
       }
     }
-    return E - B;
   }
 
   // Reverse pass over block b: G_t = (h_t ∘ … ∘ h_E)(x_t) with x = v'_E for the block's first
-  // step or when the batch ends in this block, else the next block's prefix k - 1 (clamped to its length).
+  // step or when the batch ends in this block, else the next block's prefix k - 1 (clamped to its
+  // length next_len), computed here a piece at a time.
   void Suffix(size_t b, size_t next_len) {
     const size_t N = p_.N, B = b * len_, E = std::min(p_.T, B + len_), w = w_;
-    double* __restrict A = pa_;
-    double* __restrict C = pc_;
-    uint64_t* __restrict cut = pcut_;
+    // The next block's prefixes: all in q_ (lo = 0), or its last one in last_ and the others
+    // recomputed when reached (lo: the first one held).
+    size_t lo = 0;
+    const double* last = last_;
+    if (next_len > piece_) Prefix(b + 1, 0, next_len, true), lo = next_len;
+    else if (next_len > 0) Prefix(b + 1, 0, next_len, false), last = q_ + (next_len - 1) * w;
+    double* __restrict A = sa_;
+    double* __restrict C = sc_;
+    uint64_t* __restrict cut = scut_;
     double* __restrict boot_end = pb_;
-    const StepMaps last = MapsAt(p_, E - 1, n0_, w, gbuf_);
-    for (size_t j = 0; j < w; ++j) A[j] = 0.0, C[j] = 1.0, cut[j] = 0, boot_end[j] = MapOf(last, j).boot;
+    const StepMaps end = MapsAt(p_, E - 1, n0_, w, gbuf_);
+    for (size_t j = 0; j < w; ++j) A[j] = 0.0, C[j] = 1.0, cut[j] = 0, boot_end[j] = MapOf(end, j).boot;
     for (size_t t = E; t-- > B;) {
-      const StepMaps m = MapsAt(p_, t, n0_, w, gbuf_);
       const size_t k = t - B;
-      const bool own_end = k == 0 || next_len == 0;
-      const double* __restrict x = own_end ? boot_end : q_next_ + std::min(k - 1, next_len - 1) * w;
+      const double* __restrict x = boot_end;
+      if (k > 0 && next_len > 0) {
+        if (k >= next_len) {
+          x = last;
+        } else {
+          if (k - 1 < lo) lo = (k - 1) / piece_ * piece_, Prefix(b + 1, lo, std::min(lo + piece_, next_len - 1), false);
+          x = q_ + (k - 1 - lo) * w;
+        }
+      }
+      const StepMaps m = MapsAt(p_, t, n0_, w, gbuf_);
       float* __restrict out = p_.returns + t * N + n0_;
 #pragma GCC ivdep
       for (size_t j = 0; j < w; ++j) {
@@ -170,11 +192,13 @@ class NstepBlocks {
   }
 
   const NstepReturnsProblem& p_;
-  size_t n0_, w_, len_;
-  double* q_cur_;
-  double* q_next_;
-  alignas(64) double pa_[kScanColumns], pc_[kScanColumns], pb_[kScanColumns];
-  alignas(64) uint64_t pcut_[kScanColumns];
+  size_t n0_, w_, len_, piece_;
+  double* q_;
+  double* last_;
+  double* marks_;
+  // Running state of the forward (p) and reverse (s) passes, and v'_{E-1} of the block.
+  alignas(64) double pa_[kScanColumns], pc_[kScanColumns], sa_[kScanColumns], sc_[kScanColumns], pb_[kScanColumns];
+  alignas(64) uint64_t pcut_[kScanColumns], scut_[kScanColumns];
   float gbuf_[kScanColumns];
 };
 
@@ -196,7 +220,7 @@ constexpr size_t kPanelColumns = 4096;
 // The input rows of step s from column n0 (set up once per row, so the 16-column loops only add
 // offsets): null for an absent flag array or v' = 0 after the batch end (bootstrap.h's zero rows
 // are only kScanColumns wide); a scalar or per-step γ reads a row of w values filled in gbuf.
-struct StepRows {
+struct RowInputs {
   const float* r;
   const float* next;
   const float* fin;
@@ -204,7 +228,7 @@ struct StepRows {
   const uint8_t* trunc;
   const float* g;
 };
-inline StepRows StepRowsAt(const NstepReturnsProblem& p, size_t s, size_t n0, size_t w, float* gbuf) {
+inline RowInputs RowInputsAt(const NstepReturnsProblem& p, size_t s, size_t n0, size_t w, float* gbuf) {
   const size_t i = s * p.N + n0;
   const float* next = p.next_values ? p.next_values + i
                       : s + 1 < p.T ? p.values + i + p.N
@@ -223,7 +247,7 @@ inline __m512 Load16(const float* p, size_t j) { return p ? _mm512_loadu_ps(p + 
 inline __mmask16 Flags16(const uint8_t* p, size_t j) { return p ? simd::Set16(p + j) : 0; }
 inline __mmask8 Half(__mmask16 m, int h) { return static_cast<__mmask8>(h ? m >> 8 : m); }
 // Hint: the inputs of `row` at columns [j, j + 16) are needed soon.
-inline void Prefetch(const StepRows& row, size_t j) {
+inline void Prefetch(const RowInputs& row, size_t j) {
   simd::Prefetch16F(row.r + j);
   if (row.next) simd::Prefetch16F(row.next + j);
   if (row.fin != row.next) simd::Prefetch16F(row.fin + j);
@@ -257,7 +281,10 @@ class NstepRows16 {
       std::swap(q_cur_, q_next_);
     }
     for (size_t b = b1; b-- > b0;) {  // q_next_: the prefixes of block b + 1
-      Prefix(b, b + 1 == b1);  // later blocks were prefetched by the previous Suffix
+      // For block b - 1 (later blocks were prefetched by the previous Suffix). Block b0's went
+      // unread; without it a task of one block (n >= T) at N = 4096, T = 256 / 1024 / 2048 took
+      // 0.6 / 0.9 / 1.2x the time (that pass had also pre-read the block's 16-column strips).
+      if (b > b0) Prefix(b, b + 1 == b1);
       Suffix(b, next_len, b > b0);
       next_len = Len(b);
       std::swap(q_cur_, q_next_);
@@ -273,8 +300,8 @@ class NstepRows16 {
 
   size_t Len(size_t b) const { return std::min(p_.T, (b + 1) * len_) - b * len_; }
 
-  using Row = StepRows;
-  Row RowAt(size_t s, float* gbuf) const { return StepRowsAt(p_, s, n0_, w_, gbuf); }
+  using Row = RowInputs;
+  Row RowAt(size_t s, float* gbuf) const { return RowInputsAt(p_, s, n0_, w_, gbuf); }
 
   // h_s of columns [n0_ + j, n0_ + j + 16), as MapOf.
   static Map16 MapAt(const Row& row, size_t j) {
@@ -630,6 +657,11 @@ inline double NextValue(const NstepReturnsProblem& p, size_t s, size_t c, bool t
 
 // Few columns: the row-tile loop above would pay its per-row setup for one or two lanes, so
 // walk each column's windows directly and stop each one at its end (scalar, well predicted).
+// O(n) per element, so for n <= kNarrowSteps only: in batches without episode ends, 1M elements
+// and N = 1, 2, 4, 7 (no AVX-512, one run, 2 threads) the blocks were 2.9, 1.8, 1.6, 1.2x slower
+// at n = 8, 1.7, 1.2, 0.8, 0.8x at n = 16 and 0.8, 0.6, 0.5, 0.45x at n = 32.
+constexpr size_t kNarrowSteps = 16;
+
 void NstepNarrow(const NstepReturnsProblem& p, size_t t0, size_t t1) {
   const size_t T = p.T, N = p.N;
   for (size_t c = 0; c < N; ++c) {
@@ -760,8 +792,9 @@ void NstepColumnShiftRun(const NstepReturnsProblem& p, size_t t0, size_t t1, boo
 // One column (N = 1): its steps are contiguous, so 8 consecutive windows share one float64
 // vector (lane i: G_{t+i}). The maps h_s are built once per step into an L1 buffer (one step
 // per double, as MapOf), and each window sums its n maps directly from unaligned loads at
-// t + k: O(n) per element like NstepNarrow, which it replaces for n <= kColumnSteps, but
-// branch-free and 8 windows at a time (measured ~8x faster at T = 1M, n = 5, one thread).
+// t + k: O(n) per element like NstepNarrow, which it replaces for n <= kColumnSteps (above, the
+// blocks: 2.5x slower at n = 64, T = 1M), but branch-free and 8 windows at a time (measured ~8x
+// faster at T = 1M, n = 5, one thread).
 // Windows are independent, so time splits freely across threads (unlike a scan); the windows
 // that end within 8 steps of the batch end, and those of a task's steps that do not fill a
 // vector, go to NstepNarrow, and which ones those are depends on t alone (tasks start at
@@ -844,13 +877,14 @@ class NstepColumn8 {
 };
 #endif
 
-// Columns per block group: the two prefix buffers (2 n w doubles) stay within about 512 KiB.
-// With AVX-512 a group may span whole rows (long contiguous runs for the prefetchers), run in
-// panels of kPanelColumns whose per-column state lives in the task's scratch too; the scalar loop
-// keeps its state on the stack for at most kScanColumns columns (plus the fewer than 16 left
-// over by the panels).
+// Columns per block group: the prefixes of a block (len w doubles, kPrefixDoubles) stay within
+// 256 KiB, so NstepRows16's two buffers within 512 KiB; past len = kPrefixDoubles (w = 1)
+// NstepBlocks keeps them in pieces of that size. With AVX-512 a group may span whole rows (long
+// contiguous runs for the prefetchers), run in panels of kPanelColumns whose per-column state
+// lives in the task's scratch too; the scalar loop keeps its state on the stack for at most
+// kScanColumns columns (plus the fewer than 16 left over by the panels).
 size_t GroupWidth(size_t len, size_t N) {
-  size_t w = (size_t{1} << 15) / len;
+  size_t w = kPrefixDoubles / len;
   if (!RLCORE_SCAN_SIMD) w = std::min(kScanColumns, w);
   w = w >= 16 ? w / 16 * 16 : std::max<size_t>(w, 1);
   return std::min(w, N);
@@ -860,30 +894,33 @@ double* AlignUp64(double* p) {
   return reinterpret_cast<double*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
 }
 
-// Scratch doubles of a task whose groups are at most w columns wide (a multiple of 8, so every
-// task's buffer starts on a cache line).
-size_t TaskDoubles(size_t len, size_t w) {
-  size_t d = 2 * len * w;
+// Columns of a group that run 16 at a time (NstepRows16); NstepBlocks takes the rest.
+size_t Wide(size_t w) { return RLCORE_SCAN_SIMD ? w / 16 * 16 : 0; }
+
+// Scratch doubles of a group of w columns: NstepRows16's two prefix buffers and state, then
+// NstepBlocks' scratch.
+size_t GroupDoubles(size_t len, size_t w) {
+  const size_t w16 = Wide(w);
+  size_t d = w > w16 ? NstepBlocks::ScratchDoubles(len, w - w16) : 0;
 #if RLCORE_SCAN_SIMD
-  d += NstepRows16::StateDoubles(std::min(w, kPanelColumns));
+  if (w16 > 0) d += 2 * len * w16 + NstepRows16::StateDoubles(std::min(w16, kPanelColumns));
 #endif
-  return (d + 7) / 8 * 8;
+  return d;
 }
 
-// Returns of columns [n0, n0 + w), blocks [b0, b1); buf: TaskDoubles(len, w) doubles.
+// Returns of columns [n0, n0 + w), blocks [b0, b1); buf: GroupDoubles(len, w) doubles.
 void RunGroup(const NstepReturnsProblem& p, size_t n0, size_t w, size_t b0, size_t b1, double* buf, bool stream) {
-  const size_t len = std::min(p.n, p.T);
-  size_t w16 = 0;
+  const size_t w16 = Wide(w);
 #if RLCORE_SCAN_SIMD
-  w16 = w / 16 * 16;
+  const size_t len = std::min(p.n, p.T);
   for (size_t j = 0; j < w16; j += kPanelColumns) {
     const size_t pw = std::min(kPanelColumns, w16 - j);
-    NstepRows16(p, n0 + j, pw, buf, buf + len * pw, buf + 2 * len * w, stream).Run(b0, b1);
+    NstepRows16(p, n0 + j, pw, buf, buf + len * pw, buf + 2 * len * w16, stream).Run(b0, b1);
   }
-  buf += 2 * len * w16;
+  if (w16 > 0) buf += 2 * len * w16 + NstepRows16::StateDoubles(std::min(w16, kPanelColumns));
 #endif
   (void)stream;
-  if (w > w16) NstepBlocks(p, n0 + w16, w - w16, buf, buf + len * (w - w16)).Run(b0, b1);
+  if (w > w16) NstepBlocks(p, n0 + w16, w - w16, buf).Run(b0, b1);
 }
 
 // nstepReturns(T, N, rewards, values, terminated?, truncated?, nextValues?, lastValues?,
@@ -989,7 +1026,9 @@ void NstepReturnsCpu(const NstepReturnsProblem& p) {
     return;
   }
 #endif
-  if (p.N < kNarrowColumns) {  // scan.h's threshold for one-column paths
+  // Few columns (scan.h's threshold for one-column paths) and short windows; longer ones (and one
+  // column with n > kColumnSteps) go to the blocks, O(T·N) whatever n.
+  if (p.N < kNarrowColumns && p.n <= kNarrowSteps) {
     const size_t grain = std::max<size_t>(1, (size_t{1} << 15) / (p.N * std::min(p.n, p.T)));
     ParallelFor(p.T, grain, [&p](size_t t0, size_t t1) { NstepNarrow(p, t0, t1); });
     return;
@@ -1001,8 +1040,10 @@ void NstepReturnsCpu(const NstepReturnsProblem& p) {
   const bool by_columns = groups >= 4 * threads || blocks < 2 * threads;
   const size_t tasks = std::max<size_t>(1, std::min(threads, by_columns ? groups : blocks));
   // Allocated here (nothing throws inside ParallelFor) and kept per thread between calls: at most
-  // about 650 KiB per task.
-  const size_t per_task = TaskDoubles(len, w);
+  // about 650 KiB per task, plus NstepBlocks' marks past len = kPrefixDoubles (24 bytes per
+  // kPrefixDoubles steps). A multiple of 8 doubles, so every task's buffer starts on a cache line.
+  const size_t last_w = p.N - (groups - 1) * w;
+  const size_t per_task = (std::max(GroupDoubles(len, w), GroupDoubles(len, last_w)) + 7) / 8 * 8;
   thread_local std::vector<double> scratch_buf;  // the pool threads use it through `scratch`
   scratch_buf.resize(tasks * per_task + 8);
   double* const scratch = AlignUp64(scratch_buf.data());  // full-line vector loads and stores

@@ -1,11 +1,11 @@
 // The block decomposition of nstepReturns (native/kernels/nstep_returns.cc, NstepBlocks and its
 // row-order AVX-512 form NstepRows16): windows composed from per-block suffix and prefix maps, on
-// random episode patterns, window lengths (1, around T, above T, not dividing T), column counts
-// with remainders, panels of 4096 columns, one-column batches (8 windows per vector:
-// NstepColumnShift for n <= 8, NstepColumn8 above), thread splits over columns and over time, and
-// NaN/Inf beyond episode ends on every path; and the direct window sums for n <= 8 and at least 16
-// columns (NstepWindows16: every n with its groups of steps, γ kinds, optional inputs, masked
-// first and last chunks, splits over steps and columns).
+// random episode patterns, window lengths (1, around T, above T, not dividing T, above 2^15 with
+// the prefixes kept in pieces), column counts with remainders, panels of 4096 columns, one-column
+// batches (8 windows per vector: NstepColumnShift for n <= 8, NstepColumn8 up to 64), thread
+// splits over columns and over time, and NaN/Inf beyond episode ends on every path; and the
+// direct window sums for n <= 8 and at least 16 columns (NstepWindows16: every n with its groups
+// of steps, γ kinds, optional inputs, masked first and last chunks, splits over steps and columns).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nstepReturns, setNumThreads } from '../../src/index.js';
@@ -103,6 +103,24 @@ describe('nstepReturns block decomposition', () => {
       try {
         const single = nstepReturns({ shape: [T, N], ...b, gamma: 0.99, n }).returns;
         expect(Array.from(single)).toEqual(Array.from(pooled));
+      } finally {
+        setNumThreads(2);
+      }
+    }
+  });
+
+  it('blocks longer than 2^15 steps (prefixes kept in pieces) match the reference, identical with 1 thread', () => {
+    // Two pieces and a short last block, and one block; episode ends about every 170 steps keep
+    // the reference's direct sums short (nstep_returns.test.ts has long windows without ends).
+    for (const [T, N, n] of [[70_001, 3, 33_000], [40_000, 2, 40_000]] as const) {
+      const b = batch(T, N, T + n, 0.003, 0.003);
+      const rand = rng(n);
+      const gamma = Float32Array.from({ length: T }, () => 0.999 + 0.001 * rand());
+      const pooled = nstepReturns({ shape: [T, N], ...b, gamma, n }).returns;
+      expectClose(pooled, nstepReturnsRef({ T, N, ...b, gamma, n }), 1e-5, 1e-4);
+      setNumThreads(1);
+      try {
+        expect(Array.from(nstepReturns({ shape: [T, N], ...b, gamma, n }).returns)).toEqual(Array.from(pooled));
       } finally {
         setNumThreads(2);
       }

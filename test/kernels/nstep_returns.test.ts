@@ -112,6 +112,35 @@ describe('nstepReturns', () => {
     }
   });
 
+  it('few columns with windows of up to T steps (and more) take time linear in T', () => {
+    // A direct sum per window would take minutes here (T² / 2 = 4.5e10 steps per column); the
+    // expected values are float64 prefix sums: with Π_t = γ_0 … γ_{t-1} and S_t = Σ_{s<t} Π_s r_s,
+    // G_t = (S_{t+m} - S_t) / Π_t + Π_{t+m} / Π_t · v'_{t+m-1}, m = min(n, T - t) (no episode
+    // ends; γ in [0.99999, 1] keeps Π >= e^-3 well away from underflow).
+    const T = 300_000;
+    const rand = rng(31);
+    const gamma = Float32Array.from({ length: T }, () => 1 - 1e-5 * rand());
+    const prod = new Float64Array(T + 1).fill(1);
+    for (let t = 0; t < T; t++) prod[t + 1] = prod[t] * gamma[t];
+    for (const N of [1, 3]) {
+      const b = batch(T, N, 5 + N, 0, 0);
+      const sums = new Float64Array((T + 1) * N);
+      for (let t = 0; t < T; t++) for (let c = 0; c < N; c++) sums[(t + 1) * N + c] = sums[t * N + c] + prod[t] * b.rewards[t * N + c];
+      for (const n of [T, T + 7, 100_003, 40]) {
+        const got = nstepReturns({ shape: [T, N], ...b, gamma, n }).returns;
+        const want = new Float64Array(T * N);
+        for (let t = 0; t < T; t++) {
+          const m = Math.min(n, T - t);
+          for (let c = 0; c < N; c++) {
+            const next = t + m < T ? b.values[(t + m) * N + c] : b.lastValues[c];
+            want[t * N + c] = (sums[(t + m) * N + c] - sums[t * N + c] + prod[t + m] * next) / prod[t];
+          }
+        }
+        expectClose(got, want, 1e-5, 1e-4);
+      }
+    }
+  });
+
   it('is identical with 1 thread and with the pool (narrow and row paths)', () => {
     for (const [T, N] of [[20_000, 3], [5_000, 12]] as const) {
       const b = batch(T, N, 11, 0.01, 0.01);
