@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,16 @@ StepParam StepParamArg(const Napi::CallbackInfo& info, size_t i, const char* ker
 
 /// The shape `dims = [sizes...]` (up to 4 sizes), e.g. ShapeText("[T, N]", {T, N}); cheap until formatted.
 Shape ShapeText(const char* dims, std::initializer_list<size_t> sizes);
+
+/// For an asynchronous call, a private copy of the checked index array data[0, n) (ids, offsets,
+/// lengths, indices), for the kernel to read instead of the caller's array: JS may write to that
+/// array before the call settles, and a changed index must not take the kernel out of bounds.
+/// Null for a synchronous call. The work keeps the copy alive by capturing it.
+template <class T>
+std::shared_ptr<const std::vector<T>> AsyncIndexCopy(bool async, const T* data, size_t n) {
+  if (!async || !data) return nullptr;
+  return std::make_shared<const std::vector<T>>(data, data + n);
+}
 
 /// Throws ERR_ARG if two arrays share memory (an output must not alias an input).
 void CheckNoOverlap(Napi::Env env, const char* kernel, const char* a_name, const void* a, size_t a_bytes,

@@ -1164,8 +1164,11 @@ Napi::Value GroupNormalizeBinding(const Napi::CallbackInfo& info) {
       {"summary", p.summary, 16}};
   for (size_t a = 2; a < 7; ++a)
     for (size_t b = 0; b < a; ++b) CheckNoOverlap(env, kKernel, mem[a].name, mem[a].ptr, mem[a].bytes, mem[b].name, mem[b].ptr, mem[b].bytes);
-  // The scan goes with the call (an asynchronous one holds it until it is done).
-  return RunKernel(info, async, [p, use_cuda, scan] {
+  // The scan goes with the call (an asynchronous one holds it until it is done), and so do the
+  // ids it was made from.
+  const auto ids_copy = AsyncIndexCopy(async, p.group_ids, p.B);
+  if (ids_copy) p.group_ids = ids_copy->data();
+  return RunKernel(info, async, [p, use_cuda, scan, ids_copy] {
 #ifdef RLCORE_WITH_CUDA
     if (use_cuda) return cuda::GroupNormalize(p);
 #endif

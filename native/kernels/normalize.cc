@@ -85,7 +85,9 @@ Napi::Value WhitenBinding(const Napi::CallbackInfo& info) {
   CheckNoOverlap(env, kKernel, "out", p.out, out_bytes, "mask", p.mask, p.mask ? p.n : 0);
   CheckNoOverlap(env, kKernel, "out", p.out, out_bytes, "indices", p.indices, p.k * sizeof(int32_t));
   CheckNoOverlap(env, kKernel, "out", p.out, out_bytes, "stats", p.stats, 3 * sizeof(double));
-  return RunKernel(info, async, [p, use_cuda] {
+  const auto indices_copy = AsyncIndexCopy(async, p.indices, p.k);
+  if (indices_copy) p.indices = indices_copy->data();
+  return RunKernel(info, async, [p, use_cuda, indices_copy] {
 #ifdef RLCORE_WITH_CUDA
     if (use_cuda) return cuda::Whiten(p);
 #endif

@@ -436,7 +436,11 @@ Napi::Value TokenGaeBinding(const Napi::CallbackInfo& info) {
     CheckNoOverlap(env, kKernel, "out.returns", p.returns, ret ? bytes : 0, input_names[k], inputs[k], input_bytes[k]);
   }
   CheckNoOverlap(env, kKernel, "out.advantages", p.advantages, bytes, "out.returns", p.returns, ret ? bytes : 0);
-  return RunKernel(info, async, [p, use_cuda] {
+  const auto lengths_copy = AsyncIndexCopy(async, p.lengths, p.lengths ? p.B : 0);
+  const auto offsets_copy = AsyncIndexCopy(async, p.offsets, p.offsets ? p.B + 1 : 0);
+  if (lengths_copy) p.lengths = lengths_copy->data();
+  if (offsets_copy) p.offsets = offsets_copy->data();
+  return RunKernel(info, async, [p, use_cuda, lengths_copy, offsets_copy] {
 #ifdef RLCORE_WITH_CUDA
     if (use_cuda) return cuda::TokenGae(p);
 #endif

@@ -159,7 +159,11 @@ export function groupNormalize(options: GroupNormalizeOptions): GroupNormalizeRe
   return finish(summary, result);
 }
 
-/** {@link groupNormalize} on a libuv worker thread: the event loop stays free. Do not touch the arrays until it settles. */
+/**
+ * {@link groupNormalize} on a libuv worker thread: the event loop stays free. Do not touch the
+ * arrays until it settles; `groupIds` is copied when the call is made, so a change to it cannot
+ * take the call out of bounds.
+ */
 export async function groupNormalizeAsync(options: GroupNormalizeOptions): Promise<GroupNormalizeResult> {
   const { args, summary, result } = prepare(options);
   await native().groupNormalize(...args, true);

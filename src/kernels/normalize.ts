@@ -108,7 +108,11 @@ export function whiten(options: WhitenOptions): WhitenResult {
   return { out, mean: stats[0], std: stats[1], count: stats[2] };
 }
 
-/** {@link whiten} on a libuv worker thread: the event loop stays free. Do not touch the arrays until it settles. */
+/**
+ * {@link whiten} on a libuv worker thread: the event loop stays free. Do not touch the arrays
+ * until it settles; `indices` is copied when the call is made, so a change to it cannot take the
+ * call out of bounds.
+ */
 export async function whitenAsync(options: WhitenOptions): Promise<WhitenResult> {
   const { args, stats, out } = prepare(options, new Float64Array(3));
   await native().whiten(...args, true);

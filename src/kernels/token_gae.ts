@@ -136,7 +136,11 @@ export function tokenGae(options: TokenGaeOptions): TokenGaeResult {
   return run(options, false).result;
 }
 
-/** {@link tokenGae} on a libuv worker thread: the event loop stays free. Do not touch the arrays until it settles. */
+/**
+ * {@link tokenGae} on a libuv worker thread: the event loop stays free. Do not touch the arrays
+ * until it settles; `lengths` and `offsets` are copied when the call is made, so a change to them
+ * cannot take the call out of bounds.
+ */
 export async function tokenGaeAsync(options: TokenGaeOptions): Promise<TokenGaeResult> {
   const { done, result } = run(options, true);
   await done;

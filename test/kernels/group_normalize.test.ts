@@ -328,7 +328,7 @@ describe('groupNormalize', () => {
     expect(a.zeroStdGroups).toBe(r.zeroStdGroups);
   });
 
-  it('async calls in flight together, with group ids of every kind, each get their own scratch', async () => {
+  it('async calls in flight together, with group ids of every kind, each get their own scratch and ids', async () => {
     const rand = rng(31), B = 300_000;
     const sorted = idsOfRuns(Array.from({ length: 60_000 }, () => Math.floor(rand() * 15))).subarray(0, B);
     const kinds = [
@@ -337,9 +337,14 @@ describe('groupNormalize', () => {
       { groupIds: Int32Array.from({ length: B }, () => Math.floor(rand() * 300_000)), numGroups: 300_000 }, // counting sort
     ];
     const calls = [...kinds, ...kinds].map((k, c) => ({ rewards: rewardsOf(B, 40 + c, false), ...k, groupStats: true }));
-    const got = await Promise.all(calls.map((o) => groupNormalizeAsync(o)));
+    const wants = calls.map((o) => groupNormalize(o));
+    const pending = calls.map((o) => groupNormalizeAsync(o));
+    // The calls read their own copies of the ids: changed in the caller's arrays while the calls
+    // run, read in place, they could take a call out of bounds.
+    for (const k of kinds) k.groupIds.fill(0);
+    const got = await Promise.all(pending);
     calls.forEach((o, c) => {
-      const want = groupNormalize(o);
+      const want = wants[c];
       expectSameBits(got[c].advantages, want.advantages);
       expectSameBits(got[c].groupStd!, want.groupStd!);
     });

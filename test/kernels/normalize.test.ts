@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { RlcoreError, setNumThreads, whiten, whitenAsync } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { whitenRef } from '../reference/normalize.js';
-import { cudaPresent, expectClose, randomF32, randomFlags, rng } from '../helpers.js';
+import { cudaPresent, expectClose, expectSameBits, randomF32, randomFlags, rng } from '../helpers.js';
 
 function code(f: () => unknown): string {
   try {
@@ -118,6 +118,15 @@ describe('whiten', () => {
     } finally {
       setNumThreads(2);
     }
+  });
+
+  it('an async call reads its own copy of the indices: changing them before it settles changes nothing', async () => {
+    const rand = rng(12), n = 300_000;
+    const x = randomF32(n, rand), indices = Int32Array.from({ length: n }, () => Math.floor(rand() * n));
+    const want = whiten({ x, indices });
+    const pending = whitenAsync({ x, indices });
+    indices.fill(0); // read in place, indices changed to garbage while the call runs could take it out of bounds
+    expectSameBits((await pending).out, want.out);
   });
 
   it('writes into a caller-provided output; the async variant agrees', async () => {

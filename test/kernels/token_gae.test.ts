@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { gae, RlcoreError, setNumThreads, tokenGae, tokenGaeAsync } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { tokenGaeRef } from '../reference/token_gae.js';
-import { cudaPresent, expectClose, randomF32, randomFlags, rng } from '../helpers.js';
+import { cudaPresent, expectClose, expectSameBits, randomF32, randomFlags, rng } from '../helpers.js';
 
 const lengthsArb = fc.array(fc.oneof(fc.constant(0), fc.constant(1), fc.integer({ min: 1, max: 200 })), { minLength: 1, maxLength: 40 });
 const paramArb = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })).map(Math.fround);
@@ -205,6 +205,22 @@ describe('tokenGae', () => {
     expect(res.returns).toBe(out.returns);
     const asyncRes = await tokenGaeAsync({ lengths, values, rewards });
     expect(Array.from(asyncRes.advantages)).toEqual(Array.from(out.advantages));
+  });
+
+  it('an async call reads its own copy of lengths and offsets: changing them before it settles changes nothing', async () => {
+    // Read in place, offsets changed to garbage while the call runs could take it out of bounds.
+    const rand = rng(5), B = 20_000;
+    const lengths = Int32Array.from({ length: B }, () => Math.floor(rand() * 60));
+    const total = lengths.reduce((a, n) => a + n, 0);
+    const offsets = new Int32Array(B + 1);
+    lengths.forEach((n, b) => (offsets[b + 1] = offsets[b] + n));
+    const values = randomF32(total, rand), rewards = randomF32(total, rand);
+    for (const layout of [{ lengths }, { offsets }]) {
+      const want = tokenGae({ ...layout, values, rewards });
+      const pending = tokenGaeAsync({ ...layout, values, rewards });
+      (layout.lengths ?? layout.offsets!).fill(0);
+      expectSameBits((await pending).advantages, want.advantages);
+    }
   });
 
   it('rejects bad input with typed errors, before writing anything', () => {
