@@ -172,7 +172,9 @@ Napi::Value CategoricalBinding(const Napi::CallbackInfo& info) {
     }
   }
   // These element-wise kernels read host arrays; they run on the CPU for either device.
-  return RunKernel(info, async, [p] { CategoricalCpu(p); }, KeepArgs{2, 12});
+  const auto actions_copy = AsyncIndexCopy(async, p.actions, p.B);  // see AsyncIndexCopy
+  if (actions_copy) p.actions = actions_copy->data();
+  return RunKernel(info, async, [p, actions_copy] { CategoricalCpu(p); }, KeepArgs{2, 12});
 }
 
 }  // namespace

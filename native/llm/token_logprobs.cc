@@ -161,7 +161,9 @@ Napi::Value TokenLogProbsBinding(const Napi::CallbackInfo& info) {
   const Region ins[] = {{"logits", p.logits, mb * p.V}, {"targets", p.targets, mb}};
   CheckRegions(env, kKernel, outs, ins);
   CheckIndices(env, kKernel, "targets", p.targets, p.M, p.V);
-  return RunKernel(info, async, [p, use_cuda] { Run(p, use_cuda); }, KeepArgs{2, 8});
+  const auto targets_copy = AsyncIndexCopy(async, p.targets, p.M);  // see AsyncIndexCopy
+  if (targets_copy) p.targets = targets_copy->data();
+  return RunKernel(info, async, [p, use_cuda, targets_copy] { Run(p, use_cuda); }, KeepArgs{2, 8});
 }
 
 // tokenLogProbsBackward(M, V, logits, targets, temperature, gradLogProb?, gradEntropy?, outGradLogits,
@@ -191,7 +193,9 @@ Napi::Value TokenLogProbsBackwardBinding(const Napi::CallbackInfo& info) {
                         {"entropy", p.saved_entropy, p.saved_entropy ? mb : 0}};
   CheckRegions(env, kKernel, outs, ins);
   CheckIndices(env, kKernel, "targets", p.targets, p.M, p.V);
-  return RunKernel(info, async, [p, use_cuda] { Run(p, use_cuda); }, KeepArgs{2, 10});
+  const auto targets_copy = AsyncIndexCopy(async, p.targets, p.M);  // see AsyncIndexCopy
+  if (targets_copy) p.targets = targets_copy->data();
+  return RunKernel(info, async, [p, use_cuda, targets_copy] { Run(p, use_cuda); }, KeepArgs{2, 10});
 }
 
 }  // namespace

@@ -141,7 +141,9 @@ Napi::Value TdLossBinding(const Napi::CallbackInfo& info) {
       }
     }
   }
-  return RunKernel(info, async, [p] { TdLossCpu(p); }, KeepArgs{2, 16});
+  const auto actions_copy = AsyncIndexCopy(async, p.actions, B);  // see AsyncIndexCopy
+  if (actions_copy) p.actions = actions_copy->data();
+  return RunKernel(info, async, [p, actions_copy] { TdLossCpu(p); }, KeepArgs{2, 16});
 }
 
 }  // namespace

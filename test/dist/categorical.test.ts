@@ -152,6 +152,13 @@ describe('categorical', () => {
     const g1 = categoricalBackward({ shape: [B, A], logits, actions, gradLogProb: 1 });
     const g2 = await categoricalBackwardAsync({ shape: [B, A], logits, actions, gradLogProb: 1 });
     expect(Array.from(g2.gradLogits)).toEqual(Array.from(g1.gradLogits));
+    // An async call reads its own copy of the actions: changed while it runs, read in place,
+    // they could take it out of bounds.
+    const many = 100_000, bigLogits = randomF32(many * A, rand), bigActions = randomInts(many, A, rand);
+    const want = categoricalLogProb({ shape: [many, A], logits: bigLogits, actions: bigActions });
+    const pending = categoricalLogProbAsync({ shape: [many, A], logits: bigLogits, actions: bigActions });
+    bigActions.fill(0);
+    expect(Array.from((await pending).logProb)).toEqual(Array.from(want.logProb));
   });
 
   it('rejects bad input with typed errors and writes nothing', () => {

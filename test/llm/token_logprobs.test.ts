@@ -95,6 +95,14 @@ describe('tokenLogProbs', () => {
     expect(Array.from(ga)).toEqual(Array.from(g));
     const a = await tokenLogProbsAsync({ shape: [M, V], logits, targets });
     expect(Array.from(a.logProb)).toEqual(Array.from(tokenLogProbs({ shape: [M, V], logits, targets }).logProb));
+    // The async calls read their own copy of the targets: changed while they run, read in place,
+    // they could take them out of bounds.
+    const own = Int32Array.from(targets), wantLp = tokenLogProbs({ shape: [M, V], logits, targets }).logProb;
+    const pendingFwd = tokenLogProbsAsync({ shape: [M, V], logits, targets: own });
+    const pendingBwd = tokenLogProbsBackwardAsync({ shape: [M, V], logits, targets: own, gradLogProb: gl });
+    own.fill(0);
+    expect(Array.from((await pendingFwd).logProb)).toEqual(Array.from(wantLp));
+    expect(Array.from((await pendingBwd).gradLogits)).toEqual(Array.from(g));
   });
 
   it.skipIf(!cudaPresent())('CUDA matches the CPU (forward, backward, saved lse, V not a multiple of 4)', () => {

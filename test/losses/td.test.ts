@@ -101,6 +101,13 @@ describe('tdLoss', () => {
       setNumThreads(2);
     }
     expect((await tdLossAsync(o)).loss).toBe(pooled.loss);
+    // The async call reads its own copy of the actions: changed while it runs, read in place,
+    // they could take it out of bounds.
+    const actions = Int32Array.from(b.actions), pending = tdLossAsync({ ...o, actions });
+    actions.fill(A - 1 - (b.actions[0] % A));
+    const got = await pending;
+    expect(got.loss).toBe(pooled.loss);
+    expect(Array.from(got.grad)).toEqual(Array.from(pooled.grad));
   });
 
   it('rejects bad input with typed errors and writes nothing', () => {
