@@ -1,7 +1,7 @@
 // Shared test utilities: random batches from fast-check seeds, and tolerant comparisons.
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { backends } from '../src/index.js';
+import { backends, setNumThreads } from '../src/index.js';
 
 /** Deterministic PRNG (mulberry32) so a fast-check seed fixes a whole batch. */
 export function rng(seed: number): () => number {
@@ -85,4 +85,14 @@ export function bootstrapBatch(T: number, N: number, seed: number, pTerm: number
 export function vtraceBatch(T: number, N: number, seed: number, pTerm: number, pTrunc: number) {
   const rand = rng(seed);
   return { ...batchFrom(rand, T, N, pTerm, pTrunc), logRhos: randomF32(T * N, rand, 2) };
+}
+
+/** f() run with one thread (the tests' pool has 2), e.g. to check that a result does not depend on the thread count. */
+export function onOneThread<R>(f: () => R): R {
+  setNumThreads(1);
+  try {
+    return f();
+  } finally {
+    setNumThreads(2);
+  }
 }

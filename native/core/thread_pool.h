@@ -1,5 +1,7 @@
 // Process-wide persistent thread pool shared by every addon instance (main thread and worker_threads).
 #pragma once
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <type_traits>
@@ -33,5 +35,18 @@ class ChunkFn {
 /// nested call is using it) the whole range runs inline on the caller: never deadlocks, never
 /// spawns threads per call.
 void ParallelFor(size_t count, size_t grain, ChunkFn fn);
+
+/// Runs fn(w, i) for items i in [0, count) on up to `workers` threads, each item claimed by the
+/// next free thread (a shared ticket): on a shared machine a thread slowed by other work on its
+/// core then takes fewer items, where fixed shares would make the call wait for it. w < workers
+/// tells the threads apart, for per-thread scratch the caller sized for `workers` (passed, not
+/// asked again: the thread count may change meanwhile). For items of tens of microseconds or more.
+template <class F>
+void ParallelClaim(size_t workers, size_t count, F&& fn) {
+  std::atomic<size_t> next{0};
+  ParallelFor(std::min(workers, count), 1, [&](size_t w, size_t) {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < count;) fn(w, i);
+  });
+}
 
 }  // namespace rlcore

@@ -50,26 +50,10 @@ constexpr size_t kAhead = 24;      // scattered passes prefetch the slot of the 
 // How many threads ParallelClaim may use for `count` items (what its callers size scratch for).
 inline size_t ClaimWorkers(size_t count) { return std::max<size_t>(1, std::min<size_t>(count, static_cast<size_t>(NumThreads()))); }
 
-// fn(w, i) for i in [0, count), each item claimed by the next free thread (on a shared machine a
-// thread that is held up does fewer); w < workers tells the threads apart (for their scratch,
-// sized by the caller with workers = ClaimWorkers(...): the thread count may change before this
-// runs, so it is passed, not asked again). For items of at least tens of microseconds.
-template <class Fn>
-void ParallelClaim(size_t workers, size_t count, Fn&& fn) {
-  std::atomic<size_t> next{0};
-  ParallelFor(std::min(workers, count), 1, [&](size_t w, size_t) {
-    for (size_t i; (i = next++) < count;) fn(w, i);
-  });
-}
-
-// Per-group statistics in float64.
-struct GroupStats {
-  double count = 0.0, mean = 0.0, m2 = 0.0;
-};
-
-double Scale(const GroupNormalizeProblem& p, const GroupStats& g, double batch_std) {
+// Per-group scale s_g (see the top) from the group's moments.
+double Scale(const GroupNormalizeProblem& p, const Moments& g, double batch_std) {
   switch (p.mode) {
-    case GroupMode::kGrpo: return 1.0 / (MomentsStd({g.count, g.mean, g.m2}, p.unbiased) + p.eps);
+    case GroupMode::kGrpo: return 1.0 / (MomentsStd(g, p.unbiased) + p.eps);
     case GroupMode::kMean: return 1.0;
     case GroupMode::kBatchStd: return 1.0 / (batch_std + p.eps);
     case GroupMode::kRloo: return g.count > 1.0 ? g.count / (g.count - 1.0) : 0.0;
@@ -112,7 +96,7 @@ inline RunStat ScalarStat(const GroupNormalizeProblem& p, double batch_std, cons
   const double m2 = GroupSquares(r, n, mean);
   bool same = r[0] == r[0];  // all equal to the first reward (a NaN never is), as the reference
   for (size_t i = 1; i < n; ++i) same &= r[i] == r[0];
-  return {mean, Scale(p, GroupStats{count, mean, m2}, batch_std), MomentsStd({count, mean, m2}, p.unbiased), same};
+  return {mean, Scale(p, Moments{count, mean, m2}, batch_std), MomentsStd({count, mean, m2}, p.unbiased), same};
 }
 
 inline void WriteGroup(const GroupNormalizeProblem& p, size_t g, const RunStat& s) {
@@ -232,7 +216,7 @@ inline void Reduce8(const GroupNormalizeProblem& p, double batch_std, __m512d (*
   for (int h = 0; h < H; ++h) {  // Scale() by lane
     if (p.mode == GroupMode::kGrpo) scale[h] = _mm512_div_pd(one, _mm512_add_pd(std[h], _mm512_set1_pd(p.eps)));
     else if (p.mode == GroupMode::kRloo) scale[h] = _mm512_maskz_div_pd(_mm512_cmp_pd_mask(count[h], one, _CMP_GT_OQ), count[h], _mm512_sub_pd(count[h], one));
-    else scale[h] = _mm512_set1_pd(Scale(p, GroupStats{}, batch_std));
+    else scale[h] = _mm512_set1_pd(Scale(p, Moments{}, batch_std));
     if (scale_out) scale_out[h] = scale[h];
   }
   for (int h = 0; h < H; ++h) {
@@ -476,13 +460,13 @@ std::pair<double, size_t> Scattered(const GroupNormalizeProblem& p, double batch
       uint8_t dif = 0;
       for (size_t q = 0; q < P; ++q) m2 += slot[q * NG + g].y, dif |= differs[q * NG + g];
       const double n = count[g], mean = slot[g].x;
-      const GroupStats st{n, mean, m2};
+      const Moments st{n, mean, m2};
       const uint8_t flag = (n > 0.0 && !dif) ? 1 : 0;
       ne += n > 0.0, z += flag;
       slot[g].y = Scale(p, st, batch_std);
       p.zero_groups[g] = flag;
       if (p.group_mean) p.group_mean[g] = static_cast<float>(mean);
-      if (p.group_std) p.group_std[g] = static_cast<float>(MomentsStd({n, mean, m2}, p.unbiased));
+      if (p.group_std) p.group_std[g] = static_cast<float>(MomentsStd(st, p.unbiased));
     }
     nonempty += ne, zero += z;
   });

@@ -21,7 +21,6 @@
 #include "nstep_returns.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -951,18 +950,6 @@ Napi::Value NstepReturnsBinding(const Napi::CallbackInfo& info) {
 }
 
 #if RLCORE_SCAN_SIMD
-// Runs fn(participant, block) for blocks [0, count) on up to `threads` threads (participant <
-// threads, for per-thread scratch), each thread taking the next block when it is done with one
-// (a shared ticket): on a shared machine a thread slowed by other work on its core then takes
-// fewer blocks, where fixed shares would make the call wait for it.
-template <class F>
-void ForEachBlock(size_t count, size_t threads, F&& fn) {
-  std::atomic<size_t> next{0};
-  ParallelFor(std::min(count, threads), 1, [&](size_t q0, size_t) {
-    for (size_t b; (b = next.fetch_add(1, std::memory_order_relaxed)) < count;) fn(q0, b);
-  });
-}
-
 // NstepWindows16 over blocks of about T / (8 threads) steps (whole rows: runs of columns shorter
 // than a few KiB read memory markedly slower), or of columns when there are too few steps; no
 // result depends on the split. Measured at T = 2048, N = 4096, n = 5 on 2 threads (quiet machine,
@@ -989,7 +976,7 @@ void NstepWindows(const NstepReturnsProblem& p) {
   const float* zeros = reinterpret_cast<const float*>(zero_area);
   const uint8_t* no_flags = reinterpret_cast<const uint8_t*>(zero_area + (p.N + 1) / 2);
   const bool stream = p.T * p.N >= simd::kStreamElements;
-  ForEachBlock(blocks, workers, [&](size_t q, size_t b) {
+  ParallelClaim(workers, blocks, [&](size_t q, size_t b) {  // blocks claimed in turn (thread_pool.h)
     double* state = scratch + q * per_thread;
     if (blocks == 1) {
       NstepWindows16(p, 0, p.N, state, zeros, no_flags, stream).Run(0, p.T);
@@ -1014,7 +1001,7 @@ void NstepReturnsCpu(const NstepReturnsProblem& p) {
     const size_t per_block = std::max<size_t>(size_t{1} << 13, (p.T / (8 * threads) + 7) / 8 * 8);
     const size_t blocks = (p.T + per_block - 1) / per_block;
     const bool stream = p.T >= simd::kStreamElements;
-    ForEachBlock(blocks, threads, [&p, per_block, stream](size_t, size_t b) {
+    ParallelClaim(threads, blocks, [&p, per_block, stream](size_t, size_t b) {
       const size_t t0 = b * per_block, t1 = std::min(p.T, t0 + per_block);
       if (p.n <= kDirectSteps) NstepColumnShiftRun(p, t0, t1, stream);
       else NstepNarrow(p, NstepColumn8(p).Run(t0, t1), t1);

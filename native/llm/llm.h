@@ -4,7 +4,6 @@
 // depend on the thread count.
 #pragma once
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -18,22 +17,12 @@ namespace rlcore {
 /// Rows per block for [B, T] token kernels: about 16k tokens, fixed by T alone (deterministic).
 inline size_t LlmRowsPerBlock(size_t T) { return T >= 16384 ? 1 : 16384 / T; }
 
-/// fn(k) for every block k in [0, blocks), on the pool when `parallel`. Threads claim blocks one
-/// at a time from a shared counter instead of taking fixed halves: on a shared machine a thread
-/// that is descheduled does less of the work instead of holding up the call. Each block writes
-/// its own outputs and partial sums, so results do not depend on which thread ran it.
+/// fn(k) for every block k in [0, blocks), on the pool when `parallel`, claimed one at a time
+/// (ParallelClaim). Each block writes its own outputs and partial sums, so results do not depend
+/// on which thread ran it.
 template <class F>
 void ForEachBlockDynamic(size_t blocks, bool parallel, const F& fn) {
-  const size_t workers = parallel ? std::min(blocks, static_cast<size_t>(NumThreads())) : 1;
-  if (workers <= 1) {
-    for (size_t k = 0; k < blocks; ++k) fn(k);
-    return;
-  }
-  std::atomic<size_t> next{0};
-  ParallelFor(workers, 1, [&](size_t w0, size_t w1) {
-    for (size_t w = w0; w < w1; ++w)
-      for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < blocks;) fn(k);
-  });
+  ParallelClaim(parallel ? static_cast<size_t>(NumThreads()) : 1, blocks, [&](size_t, size_t k) { fn(k); });
 }
 
 /// SumF64 of three arrays in one pass (same lane order per array as SumF64, so the same

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nstepReturns, setNumThreads } from '../../src/index.js';
 import { nstepReturnsRef } from '../reference/nstep_returns.js';
-import { bootstrapBatch, expectClose, randomF32, rng } from '../helpers.js';
+import { bootstrapBatch, expectClose, onOneThread, randomF32, rng } from '../helpers.js';
 
 const batch = bootstrapBatch;
 
@@ -99,13 +99,8 @@ describe('nstepReturns block decomposition', () => {
       const b = batch(T, N, T + N + n, 0.01, 0.005);
       const pooled = nstepReturns({ shape: [T, N], ...b, gamma: 0.99, n }).returns;
       expectClose(pooled, nstepReturnsRef({ T, N, ...b, gamma: Math.fround(0.99), n }), 1e-5, 1e-4);
-      setNumThreads(1);
-      try {
-        const single = nstepReturns({ shape: [T, N], ...b, gamma: 0.99, n }).returns;
-        expect(Array.from(single)).toEqual(Array.from(pooled));
-      } finally {
-        setNumThreads(2);
-      }
+      const single = onOneThread(() => nstepReturns({ shape: [T, N], ...b, gamma: 0.99, n }).returns);
+      expect(Array.from(single)).toEqual(Array.from(pooled));
     }
   });
 
@@ -118,12 +113,7 @@ describe('nstepReturns block decomposition', () => {
       const gamma = Float32Array.from({ length: T }, () => 0.999 + 0.001 * rand());
       const pooled = nstepReturns({ shape: [T, N], ...b, gamma, n }).returns;
       expectClose(pooled, nstepReturnsRef({ T, N, ...b, gamma, n }), 1e-5, 1e-4);
-      setNumThreads(1);
-      try {
-        expect(Array.from(nstepReturns({ shape: [T, N], ...b, gamma, n }).returns)).toEqual(Array.from(pooled));
-      } finally {
-        setNumThreads(2);
-      }
+      expect(Array.from(onOneThread(() => nstepReturns({ shape: [T, N], ...b, gamma, n }).returns))).toEqual(Array.from(pooled));
     }
   });
 
@@ -151,12 +141,7 @@ describe('nstepReturns block decomposition', () => {
       const gamma = Float32Array.from({ length: T * N }, () => 0.5 + 0.5 * rand());
       const got = nstepReturns({ shape: [T, N], ...b, gamma, n }).returns;
       expectClose(got, nstepReturnsRef({ T, N, ...b, gamma, n }), 1e-5, 1e-4);
-      setNumThreads(1);
-      try {
-        expect(Array.from(nstepReturns({ shape: [T, N], ...b, gamma, n }).returns)).toEqual(Array.from(got));
-      } finally {
-        setNumThreads(2);
-      }
+      expect(Array.from(onOneThread(() => nstepReturns({ shape: [T, N], ...b, gamma, n }).returns))).toEqual(Array.from(got));
     }
   });
 
